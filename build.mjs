@@ -1,0 +1,159 @@
+// Builds the pack: one CommonJS bundle per node (dependencies stay external) and one .html per
+// node with its edit dialog, registerType call and help, plus locales and icons beside each bundle.
+// `tsc --noEmit` runs first and fails the build.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const args = new Set(process.argv.slice(2));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+function typecheck() {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', root], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error('build: tsc --noEmit failed');
+    process.exit(1);
+  }
+}
+
+const external = [
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.peerDependencies ?? {}),
+  'node-red',
+];
+
+function nodeTypes() {
+  return readdirSync(join(root, 'nodes'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, 'nodes', d.name, 'runtime.ts')))
+    .map((d) => d.name)
+    .sort();
+}
+
+function checkRegistration(type, editorJs) {
+  // The Flow Library reads the registration statically: the object must be inline, with these
+  // properties written as literals.
+  const start = editorJs.indexOf(`RED.nodes.registerType("${type}", {`);
+  if (start < 0) throw new Error(`${type}: editor.ts must call RED.nodes.registerType('${type}', {…}) inline`);
+  const head = editorJs.slice(start, start + 4000);
+  const isConfig = /\bcategory: "config"/.test(head);
+  for (const prop of isConfig ? ['category'] : ['category', 'color', 'icon', 'inputs', 'outputs']) {
+    const literal = new RegExp(`\\b${prop}: (?:"[^"]*"|\\d+)`);
+    if (!literal.test(head)) throw new Error(`${type}: '${prop}' must be a literal in registerType`);
+  }
+}
+
+async function buildNode(type) {
+  const srcDir = join(root, 'nodes', type);
+  const outDir = join(dist, 'nodes', type);
+  mkdirSync(outDir, { recursive: true });
+
+  await esbuild.build({
+    entryPoints: [join(srcDir, 'runtime.ts')],
+    outfile: join(outDir, `${type}.js`),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+    sourcemap: false,
+    logLevel: 'warning',
+    // Node-RED calls the module's export with RED.
+    footer: { js: 'module.exports = module.exports.default || module.exports;' },
+  });
+
+  const editor = await esbuild.build({
+    entryPoints: [join(srcDir, 'editor.ts')],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2018',
+    logLevel: 'warning',
+  });
+  const editorJs = editor.outputFiles[0].text;
+  checkRegistration(type, editorJs);
+
+  const template = readFileSync(join(srcDir, 'editor.html'), 'utf8').trim();
+  const html = [
+    `<script type="text/javascript">\n${editorJs}</script>`,
+    `<script type="text/html" data-template-name="${type}">\n${template}\n</script>`,
+    '',
+  ].join('\n\n');
+  writeFileSync(join(outDir, `${type}.html`), html);
+
+  const locales = join(srcDir, 'locales');
+  if (!existsSync(join(locales, 'en-US', `${type}.json`))) throw new Error(`${type}: locales/en-US/${type}.json missing`);
+  if (!existsSync(join(locales, 'en-US', `${type}.html`))) throw new Error(`${type}: locales/en-US/${type}.html (help) missing`);
+  cpSync(locales, join(outDir, 'locales'), { recursive: true });
+  cpSync(join(root, 'icons'), join(outDir, 'icons'), { recursive: true });
+}
+
+async function buildPlugins() {
+  const pluginsDir = join(root, 'plugins');
+  if (!existsSync(pluginsDir)) return [];
+  const names = readdirSync(pluginsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(pluginsDir, d.name, 'runtime.ts')))
+    .map((d) => d.name);
+  for (const name of names) {
+    const srcDir = join(pluginsDir, name);
+    const outDir = join(dist, 'plugins', name);
+    mkdirSync(outDir, { recursive: true });
+    await esbuild.build({
+      entryPoints: [join(srcDir, 'runtime.ts')],
+      outfile: join(outDir, `${name}.js`),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external,
+      logLevel: 'warning',
+      footer: { js: 'module.exports = module.exports.default || module.exports;' },
+    });
+    const editor = await esbuild.build({
+      entryPoints: [join(srcDir, 'editor.ts')],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'iife',
+      target: 'es2018',
+      logLevel: 'warning',
+    });
+    const extra = existsSync(join(srcDir, 'editor.html')) ? readFileSync(join(srcDir, 'editor.html'), 'utf8') : '';
+    writeFileSync(
+      join(outDir, `${name}.html`),
+      `<script type="text/javascript">\n${editor.outputFiles[0].text}</script>\n${extra}`,
+    );
+    if (existsSync(join(srcDir, 'locales'))) cpSync(join(srcDir, 'locales'), join(outDir, 'locales'), { recursive: true });
+  }
+  return names;
+}
+
+function checkManifest(types, plugins) {
+  const declared = pkg['node-red']?.nodes ?? {};
+  const expected = Object.fromEntries(types.map((t) => [t, `dist/nodes/${t}/${t}.js`]));
+  for (const [t, file] of Object.entries(expected)) {
+    if (declared[t] !== file) throw new Error(`package.json node-red.nodes must list "${t}": "${file}"`);
+  }
+  for (const t of Object.keys(declared)) {
+    if (!expected[t]) throw new Error(`package.json node-red.nodes lists "${t}" but nodes/${t} does not exist`);
+  }
+  const declaredPlugins = pkg['node-red']?.plugins ?? {};
+  for (const p of plugins) {
+    if (declaredPlugins[p] !== `dist/plugins/${p}/${p}.js`) {
+      throw new Error(`package.json node-red.plugins must list "${p}": "dist/plugins/${p}/${p}.js"`);
+    }
+  }
+}
+
+if (!args.has('--no-typecheck')) typecheck();
+rmSync(dist, { recursive: true, force: true });
+const types = nodeTypes();
+for (const type of types) await buildNode(type);
+const plugins = await buildPlugins();
+checkManifest(types, plugins);
+console.log(`build: ${types.length} nodes${plugins.length ? `, ${plugins.length} plugins` : ''} in dist/`);

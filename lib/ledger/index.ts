@@ -1,0 +1,445 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ArchiveItem, ItemStatus, Receipt } from '../items';
+import { explainOpenError, loadDriver, type Database } from './driver';
+import { migrate } from './schema';
+import type {
+  LedgerAdmin,
+  LedgerEvent,
+  LedgerEventType,
+  LedgerQuery,
+  LedgerRow,
+  PruneOptions,
+} from './types';
+
+export type * from './types';
+export { SCHEMA_VERSION } from './schema';
+
+/** Errors and event messages are cut here: enough to diagnose, not a stack dump per row. */
+export const MAX_ERROR_LENGTH = 2000;
+const DEFAULT_QUERY_LIMIT = 1000;
+const BUSY_TIMEOUT_MS = 10_000;
+
+interface ItemDbRow {
+  key: string;
+  kind: string;
+  status: ItemStatus;
+  attempts: number;
+  last_error: string | null;
+  receipt: string | null;
+  item: string;
+  source: string | null;
+  sink: string | null;
+  first_seen_at: string;
+  updated_at: string;
+}
+
+interface EventDbRow {
+  id: number;
+  key: string;
+  at: string;
+  event: LedgerEventType;
+  status: ItemStatus;
+  source: string | null;
+  sink: string | null;
+  message: string | null;
+}
+
+const ITEM_COLUMNS = 'key, kind, status, attempts, last_error, receipt, item, source, sink, first_seen_at, updated_at';
+
+function truncate(text: string, max = MAX_ERROR_LENGTH): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** ISO 8601 UTC when the text is a date, so that text comparison orders correctly. */
+function isoOrSame(value: string): string {
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+}
+
+function toRow(r: ItemDbRow): LedgerRow {
+  const row: LedgerRow = {
+    key: r.key,
+    kind: r.kind as LedgerRow['kind'],
+    status: r.status,
+    attempts: r.attempts,
+    item: JSON.parse(r.item) as ArchiveItem,
+    firstSeenAt: r.first_seen_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.last_error !== null) row.lastError = r.last_error;
+  if (r.receipt !== null) row.receipt = JSON.parse(r.receipt) as Receipt;
+  if (r.source !== null) row.source = r.source;
+  if (r.sink !== null) row.sink = r.sink;
+  return row;
+}
+
+function toEvent(r: EventDbRow): LedgerEvent {
+  const event: LedgerEvent = { id: r.id, key: r.key, at: r.at, event: r.event, status: r.status };
+  if (r.source !== null) event.source = r.source;
+  if (r.sink !== null) event.sink = r.sink;
+  if (r.message !== null) event.message = r.message;
+  return event;
+}
+
+function checkItem(item: ArchiveItem): void {
+  if (!item || typeof item !== 'object' || typeof item.key !== 'string' || !item.key) {
+    throw new Error('ledger: an item without a key cannot be recorded');
+  }
+  if (typeof item.kind !== 'string' || !item.kind) throw new Error(`ledger: item ${item.key} has no kind`);
+}
+
+function describeReceipt(receipt: Receipt): string {
+  const parts = [`${receipt.provider}:${receipt.path}`, `${receipt.bytes} bytes`, `sha256 ${receipt.sha256}`];
+  if (receipt.alreadyPresent) parts.push('already present');
+  return truncate(parts.join(', '));
+}
+
+function prepareStatements(db: Database) {
+return {
+    insertItem: db.prepare(`
+      INSERT INTO items (key, kind, status, attempts, item, source, created_at, owner, from_party, to_parties,
+                         search, first_seen_at, updated_at)
+      VALUES (@key, @kind, 'Pending', 0, @item, @source, @createdAt, @owner, @from, @to, @search, @at, @at)
+      ON CONFLICT (key) DO NOTHING`),
+    getItem: db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE key = ?`),
+    attempt: db.prepare(`
+      UPDATE items SET attempts = attempts + 1, sink = @sink, updated_at = @at,
+        status = CASE status WHEN 'Failed' THEN 'Pending' ELSE status END
+      WHERE key = @key RETURNING status`),
+    archived: db.prepare(`
+      UPDATE items SET status = 'Archived', receipt = @receipt, last_error = NULL, sink = @sink,
+        attempts = MAX(attempts, 1), updated_at = @at
+      WHERE key = @key RETURNING status`),
+    failed: db.prepare(`
+      UPDATE items SET status = 'Failed', last_error = @error, sink = @sink,
+        attempts = MAX(attempts, 1), updated_at = @at
+      WHERE key = @key RETURNING status`),
+    insertEvent: db.prepare(`
+      INSERT INTO events (key, at, event, status, source, sink, message)
+      VALUES (@key, @at, @event, @status, @source, @sink, @message)`),
+    events: db.prepare(`SELECT id, key, at, event, status, source, sink, message FROM events WHERE key = ? ORDER BY id`),
+    pendingAll: db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' ORDER BY created_at, rowid`),
+    pendingOf: db.prepare(
+      `SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' AND source = ? ORDER BY created_at, rowid`,
+    ),
+    countsAll: db.prepare(`SELECT status, COUNT(*) AS n FROM items GROUP BY status`),
+    countsOf: db.prepare(`SELECT status, COUNT(*) AS n FROM items WHERE source = ? GROUP BY status`),
+    getCursor: db.prepare(`SELECT value FROM cursors WHERE name = ?`),
+    setCursor: db.prepare(`
+      INSERT INTO cursors (name, value, updated_at) VALUES (@name, @value, @at)
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
+    pruneEvents: db.prepare(`
+      DELETE FROM events WHERE at < @cutoff
+        AND key NOT IN (SELECT key FROM items WHERE status <> 'Archived')`),
+    pruneItems: db.prepare(`DELETE FROM items WHERE status = 'Archived' AND updated_at < @cutoff`),
+  };
+}
+
+/** The connection and statements behind every handle on one file. */
+class LedgerCore {
+  refs = 0;
+  readonly s: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    readonly db: Database,
+    readonly file: string,
+  ) {
+    this.s = prepareStatements(db);
+  }
+}
+
+const shared = new Map<string, LedgerCore>();
+
+function openCore(file: string): LedgerCore {
+  const memory = file === ':memory:';
+  if (!memory) {
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+    } catch (err) {
+      throw explainOpenError(err, file);
+    }
+  }
+  const Driver = loadDriver(file);
+  let db: Database | undefined;
+  try {
+    db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!memory) db.pragma('journal_mode = WAL');
+    // With WAL, NORMAL loses no committed transaction when the process dies (kill -9, a crash):
+    // the WAL is in the OS's hands at commit. Only a power loss or OS crash can lose the last
+    // transactions, and never corrupts the file. The sources re-read a look-back window anyway.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, file);
+    return new LedgerCore(db, file);
+  } catch (err) {
+    try {
+      db?.close();
+    } catch {
+      // already failing: the first error is the one to report
+    }
+    if (err instanceof Error && /^(The archive ledger|Cannot open the archive ledger)/.test(err.message)) throw err;
+    throw explainOpenError(err, file);
+  }
+}
+
+/**
+ * The archive ledger on SQLite (better-sqlite3, WAL). `Ledger.open(file)` hands out one handle per
+ * caller over one shared connection per file: several Node-RED nodes share it, and the connection
+ * closes when the last handle does. A handle's `close()` is idempotent and only ends that handle.
+ *
+ * All methods are synchronous; each write is one transaction.
+ */
+export class Ledger implements LedgerAdmin {
+  private core: LedgerCore | undefined;
+
+  private constructor(core: LedgerCore) {
+    core.refs++;
+    this.core = core;
+  }
+
+  /** Opens (creating the folder and the database when needed) the ledger at `file`. */
+  static open(file: string): Ledger {
+    if (typeof file !== 'string' || !file.trim()) throw new Error('The archive ledger needs a file path');
+    const path = resolve(file);
+    let core = shared.get(path);
+    if (!core) {
+      core = openCore(path);
+      shared.set(path, core);
+    }
+    return new Ledger(core);
+  }
+
+  /** A private in-memory ledger (tests, dry runs); not shared. */
+  static openMemory(): Ledger {
+    return new Ledger(openCore(':memory:'));
+  }
+
+  /** Number of files with an open connection in this process (for tests and diagnostics). */
+  static openFiles(): string[] {
+    return [...shared.keys()];
+  }
+
+  get file(): string {
+    return this.c.file;
+  }
+
+  get closed(): boolean {
+    return this.core === undefined;
+  }
+
+  private get c(): LedgerCore {
+    if (!this.core) throw new Error('The archive ledger handle is closed');
+    return this.core;
+  }
+
+  /** The underlying connection, for diagnostics and tests; do not write through it. */
+  get database(): Database {
+    return this.c.db;
+  }
+
+  close(): void {
+    const core = this.core;
+    if (!core) return;
+    this.core = undefined;
+    core.refs--;
+    if (core.refs > 0) return;
+    if (shared.get(core.file) === core) shared.delete(core.file);
+    try {
+      core.db.pragma('optimize');
+    } catch {
+      // closing anyway
+    }
+    core.db.close();
+  }
+
+  recordFound(items: ArchiveItem[], source: string, cursor?: { name: string; value: string }): ArchiveItem[] {
+    const c = this.c;
+    return c.db.transaction(() => {
+      const at = new Date().toISOString();
+      const fresh: ArchiveItem[] = [];
+      for (const item of items) {
+        if (this.insert(item, source, at)) fresh.push(item);
+      }
+      if (cursor) c.s.setCursor.run({ name: cursor.name, value: cursor.value, at });
+      return fresh;
+    })();
+  }
+
+  upsert(item: ArchiveItem, source?: string): boolean {
+    const c = this.c;
+    return c.db.transaction(() => this.insert(item, source, new Date().toISOString()))();
+  }
+
+  get(key: string): LedgerRow | undefined {
+    const r = this.c.s.getItem.get(key) as ItemDbRow | undefined;
+    return r && toRow(r);
+  }
+
+  markAttempt(key: string, sink: string, item?: ArchiveItem): boolean {
+    return this.mark('Attempt', key, sink, item, { sink }, undefined);
+  }
+
+  markArchived(key: string, sink: string, receipt: Receipt, item?: ArchiveItem): boolean {
+    return this.mark('Archived', key, sink, item, { sink, receipt: JSON.stringify(receipt) }, describeReceipt(receipt));
+  }
+
+  markFailed(key: string, sink: string, error: string, item?: ArchiveItem): boolean {
+    const message = truncate(String(error ?? '') || 'unknown error');
+    return this.mark('Failed', key, sink, item, { sink, error: message }, message);
+  }
+
+  pending(source?: string): LedgerRow[] {
+    const s = this.c.s;
+    const rows = (source === undefined ? s.pendingAll.all() : s.pendingOf.all(source)) as ItemDbRow[];
+    return rows.map(toRow);
+  }
+
+  query(q: LedgerQuery = {}): LedgerRow[] {
+    const { where, params } = this.filters(q);
+    const limit = q.limit === undefined ? DEFAULT_QUERY_LIMIT : Math.max(0, Math.floor(q.limit));
+    const offset = Math.max(0, Math.floor(q.offset ?? 0));
+    const rows = this.c.db
+      .prepare(
+        `SELECT ${ITEM_COLUMNS} FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...params, limit, offset }) as ItemDbRow[];
+    return rows.map(toRow);
+  }
+
+  count(q: LedgerQuery = {}): number {
+    const { where, params } = this.filters(q);
+    const row = this.c.db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number };
+    return row.n;
+  }
+
+  counts(source?: string): Record<ItemStatus, number> {
+    const s = this.c.s;
+    const rows = (source === undefined ? s.countsAll.all() : s.countsOf.all(source)) as {
+      status: ItemStatus;
+      n: number;
+    }[];
+    const counts: Record<ItemStatus, number> = { Pending: 0, Archived: 0, Failed: 0 };
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  events(key: string): LedgerEvent[] {
+    return (this.c.s.events.all(key) as EventDbRow[]).map(toEvent);
+  }
+
+  getCursor(name: string): string | undefined {
+    const r = this.c.s.getCursor.get(name) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  setCursor(name: string, value: string): void {
+    this.c.s.setCursor.run({ name, value, at: new Date().toISOString() });
+  }
+
+  prune(options: PruneOptions = {}): { items: number; events: number } {
+    const days = options.olderThanDays;
+    if (days === undefined || !Number.isFinite(days) || days <= 0) return { items: 0, events: 0 };
+    const cutoff = new Date((options.now ?? new Date()).getTime() - days * 86_400_000).toISOString();
+    const c = this.c;
+    return c.db.transaction(() => {
+      const items = c.s.pruneItems.run({ cutoff }).changes;
+      const events = c.s.pruneEvents.run({ cutoff }).changes;
+      return { items, events };
+    })();
+  }
+
+  /** Inserts a new item as Pending with its Found event; false when the key is known. */
+  private insert(item: ArchiveItem, source: string | undefined, at: string): boolean {
+    checkItem(item);
+    const s = this.c.s;
+    const to = Array.isArray(item.to) ? item.to.filter((v) => typeof v === 'string') : [];
+    const search = [item.key, item.ownerName, item.extensionNumber, item.from, ...to]
+      .filter((v): v is string => typeof v === 'string' && v !== '')
+      .join('\n')
+      .toLowerCase();
+    const result = s.insertItem.run({
+      key: item.key,
+      kind: item.kind,
+      item: JSON.stringify(item),
+      source: source ?? null,
+      createdAt: isoOrSame(String(item.createdAt ?? '')),
+      owner: item.ownerName ?? null,
+      from: item.from ?? null,
+      to: to.length ? to.join(', ') : null,
+      search,
+      at,
+    });
+    if (result.changes === 0) return false;
+    s.insertEvent.run({
+      key: item.key,
+      at,
+      event: 'Found',
+      status: 'Pending',
+      source: source ?? null,
+      sink: null,
+      message: source === undefined ? 'recorded from a message, not found by a source' : null,
+    });
+    return true;
+  }
+
+  private mark(
+    event: Exclude<LedgerEventType, 'Found'>,
+    key: string,
+    sink: string,
+    item: ArchiveItem | undefined,
+    params: Record<string, string>,
+    message: string | undefined,
+  ): boolean {
+    const c = this.c;
+    const statement = event === 'Attempt' ? c.s.attempt : event === 'Archived' ? c.s.archived : c.s.failed;
+    return c.db.transaction(() => {
+      const at = new Date().toISOString();
+      if (item && item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
+      if (item) this.insert(item, undefined, at);
+      const updated = statement.get({ ...params, key, at }) as { status: ItemStatus } | undefined;
+      c.s.insertEvent.run({
+        key,
+        at,
+        event,
+        // An unknown key has no row; the event still tells the auditor what the sink reported.
+        status: updated?.status ?? (event === 'Attempt' ? 'Pending' : event),
+        source: null,
+        sink,
+        message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
+      });
+      return updated !== undefined;
+    })();
+  }
+
+  private filters(q: LedgerQuery): { where: string; params: Record<string, string> } {
+    const clauses: string[] = [];
+    const params: Record<string, string> = {};
+    if (q.status) {
+      clauses.push('status = @status');
+      params.status = q.status;
+    }
+    if (q.kind) {
+      clauses.push('kind = @kind');
+      params.kind = q.kind;
+    }
+    if (q.source) {
+      clauses.push('source = @source');
+      params.source = q.source;
+    }
+    if (q.text && q.text.trim()) {
+      clauses.push('instr(search, @text) > 0');
+      params.text = q.text.trim().toLowerCase();
+    }
+    if (q.since) {
+      clauses.push('created_at >= @since');
+      params.since = isoOrSame(q.since);
+    }
+    if (q.until) {
+      clauses.push('created_at < @until');
+      params.until = isoOrSame(q.until);
+    }
+    return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+  }
+}

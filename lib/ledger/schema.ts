@@ -1,0 +1,78 @@
+import type { Database } from './driver';
+
+/**
+ * The ledger's schema, as a list of migrations: migration i takes the database from
+ * schema version i to i + 1 (SQLite's `user_version`). A release that changes the schema appends a
+ * migration and never edits one that has shipped. Each runs in its own transaction together with
+ * the version bump, so a crash leaves the database at the old or the new version, never between.
+ */
+export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
+  // 1: items, cursors, events.
+  (db) => {
+    db.exec(`
+      CREATE TABLE items (
+        key           TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('Pending', 'Archived', 'Failed')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        receipt       TEXT,            -- Receipt as JSON
+        item          TEXT NOT NULL,   -- ArchiveItem as JSON
+        source        TEXT,            -- node that found it; NULL for items of flows not ours
+        sink          TEXT,            -- sink of the last attempt
+        created_at    TEXT NOT NULL,   -- the item's createdAt, ISO 8601 UTC, for filtering
+        owner         TEXT,
+        from_party    TEXT,
+        to_parties    TEXT,
+        search        TEXT NOT NULL,   -- lower-cased key, owner, extension, from, to
+        first_seen_at TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE INDEX items_status_created ON items (status, created_at);
+      CREATE INDEX items_source_status_created ON items (source, status, created_at);
+      CREATE INDEX items_created ON items (created_at);
+      CREATE INDEX items_kind_created ON items (kind, created_at);
+
+      CREATE TABLE cursors (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        key     TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        event   TEXT NOT NULL,   -- Found, Attempt, Archived, Failed
+        status  TEXT NOT NULL,   -- the item's status after the event
+        source  TEXT,
+        sink    TEXT,
+        message TEXT
+      );
+      CREATE INDEX events_key ON events (key, id);
+      CREATE INDEX events_at ON events (at);
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database to SCHEMA_VERSION; refuses a database written by a newer release. */
+export function migrate(db: Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `The archive ledger at ${file} has schema version ${current}, written by a newer release of this ` +
+        `node pack (this one knows up to ${SCHEMA_VERSION}). Update the pack, or restore a backup of the file.`,
+    );
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      // Another process may have migrated meanwhile: re-read inside the (write) transaction.
+      const now = db.pragma('user_version', { simple: true }) as number;
+      if (now !== version) return;
+      MIGRATIONS[version](db);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}

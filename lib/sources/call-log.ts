@@ -1,0 +1,188 @@
+import type { ArchiveItem } from '../items';
+import type { LedgerApi } from '../ledger/types';
+
+/** The parts of a RingCentral call-log record the archiver reads (CallLogRecord in the API). */
+export interface CallLogParty {
+  phoneNumber?: string;
+  extensionNumber?: string;
+  extensionId?: string;
+  name?: string;
+}
+export interface CallLogRecording {
+  id: string;
+  uri?: string;
+  type?: 'Automatic' | 'OnDemand';
+  contentUri: string;
+}
+export interface CallLogLeg {
+  recording?: CallLogRecording;
+  extension?: { id?: string | number; uri?: string };
+}
+export interface CallLogRecordLike {
+  id: string;
+  uri?: string;
+  sessionId?: string;
+  startTime: string;
+  duration?: number;
+  direction?: 'Inbound' | 'Outbound';
+  from?: CallLogParty;
+  to?: CallLogParty;
+  extension?: { id?: string | number; uri?: string };
+  recording?: CallLogRecording;
+  legs?: CallLogLeg[];
+}
+
+export interface ExtensionInfo {
+  name?: string;
+  extensionNumber?: string;
+}
+
+export interface CallLogLister {
+  listCallLog(options: {
+    scope: 'account' | 'extension';
+    extensionId?: string;
+    dateFrom: string;
+    dateTo?: string;
+    view?: 'Simple' | 'Detailed';
+    withRecording?: boolean;
+    signal?: AbortSignal;
+  }): AsyncIterable<CallLogRecordLike[]>;
+}
+
+const ACCOUNT_IN_URI = /\/account\/([^/?#]+)/;
+
+function accountIdOf(record: CallLogRecordLike): string {
+  const match = record.uri ? ACCOUNT_IN_URI.exec(record.uri) : null;
+  return match && match[1] !== '~' ? match[1] : '~';
+}
+
+function extensionIdOf(record: CallLogRecordLike, leg?: CallLogLeg): string | undefined {
+  const id = leg?.extension?.id ?? record.extension?.id;
+  return id === undefined ? undefined : String(id);
+}
+
+/**
+ * One ArchiveItem per recording of a call. A call can carry several recordings, some only in the
+ * legs of the Detailed view; each is keyed by its recording id so that a look-back overlap and
+ * several admins archiving the same account never produce two files for one recording.
+ */
+export function recordingItems(
+  record: CallLogRecordLike,
+  context: { rc: string; extensions?: Map<string, ExtensionInfo> },
+): ArchiveItem[] {
+  const found = new Map<string, { recording: CallLogRecording; leg?: CallLogLeg }>();
+  if (record.recording?.id && record.recording.contentUri) found.set(String(record.recording.id), { recording: record.recording });
+  for (const leg of record.legs ?? []) {
+    const recording = leg.recording;
+    if (recording?.id && recording.contentUri && !found.has(String(recording.id))) {
+      found.set(String(recording.id), { recording, leg });
+    }
+  }
+  const items: ArchiveItem[] = [];
+  for (const [recordingId, { recording, leg }] of found) {
+    const extensionId = extensionIdOf(record, leg);
+    const owner = extensionId ? context.extensions?.get(extensionId) : undefined;
+    const inbound = record.direction === 'Inbound';
+    const ownerParty = inbound ? record.to : record.from;
+    const createdAt = new Date(record.startTime).toISOString();
+    items.push({
+      key: `CallRecording:${recordingId}`,
+      kind: 'CallRecording',
+      accountId: accountIdOf(record),
+      extensionId,
+      extensionNumber: owner?.extensionNumber ?? ownerParty?.extensionNumber,
+      ownerName: owner?.name ?? ownerParty?.name,
+      from: record.from?.phoneNumber ?? record.from?.extensionNumber,
+      to: [record.to?.phoneNumber ?? record.to?.extensionNumber].filter((v): v is string => Boolean(v)),
+      direction: record.direction,
+      createdAt,
+      fileName: `${recordingId}.mp3`,
+      contentType: 'audio/mpeg',
+      content: { uri: recording.contentUri },
+      record: { ...record, recording: { ...recording, callId: record.id } },
+      rc: context.rc,
+    });
+  }
+  return items;
+}
+
+export interface CallLogRunOptions {
+  client: CallLogLister;
+  ledger: LedgerApi;
+  /** Id of the source node: its cursor and its Pending items. */
+  source: string;
+  rc: string;
+  scope: 'account' | 'extension';
+  extensionId?: string;
+  extensions?: Map<string, ExtensionInfo>;
+  /** First run without a cursor reaches this far back. */
+  initialDays: number;
+  /** Re-read this much before the cursor: RingCentral adds records and recordings late. */
+  lookBackMinutes: number;
+  /** An explicit range (backfill): read it and leave the cursor where it is. */
+  range?: { dateFrom: string; dateTo?: string };
+  now?: Date;
+  signal?: AbortSignal;
+  /** Called with each page's new items, after they are Pending in the ledger. */
+  onItems(items: ArchiveItem[]): void;
+  onPage?(progress: { pages: number; records: number; newItems: number }): void;
+}
+
+export interface CallLogRunResult {
+  dateFrom: string;
+  dateTo: string;
+  pages: number;
+  records: number;
+  newItems: number;
+  cursorMoved: boolean;
+}
+
+export function cursorName(source: string): string {
+  return `call-log:${source}`;
+}
+
+export async function runCallLog(options: CallLogRunOptions): Promise<CallLogRunResult> {
+  const now = options.now ?? new Date();
+  const cursor = options.ledger.getCursor(cursorName(options.source));
+  let dateFrom: string;
+  let dateTo: string;
+  if (options.range) {
+    dateFrom = new Date(options.range.dateFrom).toISOString();
+    dateTo = new Date(options.range.dateTo ?? now).toISOString();
+  } else {
+    const from = cursor
+      ? new Date(Date.parse(cursor) - options.lookBackMinutes * 60_000)
+      : new Date(now.getTime() - options.initialDays * 86_400_000);
+    dateFrom = from.toISOString();
+    dateTo = now.toISOString();
+  }
+  if (Number.isNaN(Date.parse(dateFrom)) || Number.isNaN(Date.parse(dateTo))) {
+    throw new Error(`invalid date range ${dateFrom} … ${dateTo}`);
+  }
+  if (Date.parse(dateFrom) >= Date.parse(dateTo)) throw new Error(`dateFrom ${dateFrom} is not before dateTo ${dateTo}`);
+
+  const result: CallLogRunResult = { dateFrom, dateTo, pages: 0, records: 0, newItems: 0, cursorMoved: false };
+  for await (const records of options.client.listCallLog({
+    scope: options.scope,
+    extensionId: options.extensionId,
+    dateFrom,
+    dateTo,
+    view: 'Detailed',
+    withRecording: true,
+    signal: options.signal,
+  })) {
+    const items = records.flatMap((r) => recordingItems(r, { rc: options.rc, extensions: options.extensions }));
+    const fresh = options.ledger.recordFound(items, options.source);
+    result.pages += 1;
+    result.records += records.length;
+    result.newItems += fresh.length;
+    options.onPage?.({ pages: result.pages, records: result.records, newItems: result.newItems });
+    if (fresh.length) options.onItems(fresh);
+  }
+  if (!options.range) {
+    // Every item of the range is Pending in the ledger by now, so the cursor may move.
+    options.ledger.setCursor(cursorName(options.source), dateTo);
+    result.cursorMoved = true;
+  }
+  return result;
+}

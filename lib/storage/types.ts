@@ -1,0 +1,32 @@
+import type { Readable } from 'node:stream';
+
+export interface PutOptions {
+  contentType?: string;
+  /** Expected length when known; a shorter or longer stream fails the put. */
+  expectedBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  /** Path relative to the adapter's root, as stored. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  providerHash?: string;
+  /** An identical file (same SHA-256) was already at the path: nothing was replaced. */
+  alreadyPresent: boolean;
+}
+
+/**
+ * One interface for every storage provider. `put` streams the body to a temporary name while
+ * hashing it, then moves it into place, so a reader never sees a partial file.
+ */
+export interface StorageAdapter {
+  readonly provider: string;
+  put(relPath: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /** Size and SHA-256 of the file at relPath, or undefined when there is none. */
+  stat(relPath: string): Promise<{ bytes: number } | undefined>;
+  /** Checks that the target is reachable and writable; throws a readable error otherwise. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,35 @@
+declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+RED.nodes.registerType('rc-call-log-source', {
+  category: 'RingCentral',
+  color: '#F8A44C',
+  icon: 'rc-phone.svg',
+  inputs: 1,
+  outputs: 1,
+  defaults: {
+    name: { value: '' },
+    rc: { value: '', type: 'rc-config', required: true },
+    scope: { value: 'account' },
+    extensionId: { value: '' },
+    initialDays: { value: 90, required: true, validate: RED.validators.number() },
+    lookBackMinutes: { value: 120, required: true, validate: RED.validators.number() },
+    backfillFrom: { value: '' },
+    backfillTo: { value: '' },
+  },
+  inputLabels: 'trigger',
+  outputLabels: 'one message per recording',
+  paletteLabel: 'call log',
+  label: function (this: { name?: string; scope?: string; extensionId?: string }) {
+    if (this.name) return this.name;
+    return this.scope === 'extension' ? `call recordings (ext ${this.extensionId || 'me'})` : 'call recordings';
+  },
+  labelStyle: function (this: { name?: string }) {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function () {
+    const toggle = () => $('.rc-source-extension').toggle($('#node-input-scope').val() === 'extension');
+    $('#node-input-scope').on('change', toggle);
+    toggle();
+  },
+});

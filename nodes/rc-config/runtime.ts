@@ -1,0 +1,89 @@
+import { RcClient, configFromEnv } from '../../lib/ringcentral';
+import type { Node, NodeDef, RED } from '../shared/red';
+import { errorMessage } from '../shared/util';
+
+interface RcConfigDef extends NodeDef {
+  server?: string;
+  serverUrl?: string;
+}
+
+export interface RcCredentials {
+  clientId?: string;
+  clientSecret?: string;
+  jwt?: string;
+  [key: string]: string | undefined;
+}
+
+export interface RcConfigNode extends Node<RcCredentials> {
+  /** The one client of this login; its rate budgets are shared by every node using it. */
+  getClient(): RcClient;
+}
+
+const PASSWORD_PLACEHOLDER = '__PWRD__';
+
+function serverSetting(def: { server?: unknown; serverUrl?: unknown }): string | undefined {
+  const server = typeof def.server === 'string' ? def.server : '';
+  if (server === 'custom') return typeof def.serverUrl === 'string' && def.serverUrl.trim() ? def.serverUrl.trim() : undefined;
+  return server || undefined;
+}
+
+export default function register(RED: RED): void {
+  function RcConfig(this: RcConfigNode, def: RcConfigDef) {
+    RED.nodes.createNode(this, def);
+    let client: RcClient | undefined;
+    this.getClient = () => {
+      if (!client) {
+        const settings = configFromEnv({
+          server: serverSetting(def),
+          clientId: this.credentials.clientId,
+          clientSecret: this.credentials.clientSecret,
+          jwt: this.credentials.jwt,
+        });
+        client = new RcClient({
+          ...settings,
+          // One token store per config node: SDK instances otherwise share tokens.
+          cachePrefix: `rcarchiver-${this.id}-`,
+          log: (level, msg) => (level === 'error' || level === 'warn' ? this.warn(msg) : this.log(msg)),
+        });
+      }
+      return client;
+    };
+    this.on('close', (_removed: boolean, done: () => void) => {
+      const closing = client;
+      client = undefined;
+      Promise.resolve(closing?.dispose()).finally(done);
+    });
+  }
+
+  RED.nodes.registerType('rc-config', RcConfig, {
+    credentials: { clientId: { type: 'text' }, clientSecret: { type: 'password' }, jwt: { type: 'password' } },
+  });
+
+  // "Test connection" in the edit dialog: uses what is typed in the dialog, falling back to the
+  // deployed node's stored secrets (the editor only sends a placeholder for those) and then to
+  // the environment.
+  RED.httpAdmin.post('/rc-archiver/rc-config/test', RED.auth.needsPermission('rc-config.write'), (req, res) => {
+    const body = req.body ?? {};
+    const stored = (typeof body.id === 'string' && RED.nodes.getCredentials(body.id)) || {};
+    const pick = (name: 'clientId' | 'clientSecret' | 'jwt') => {
+      const typed = typeof body[name] === 'string' ? (body[name] as string) : '';
+      if (typed && typed !== PASSWORD_PLACEHOLDER) return typed;
+      return stored[name] || undefined;
+    };
+    let probe: RcClient | undefined;
+    Promise.resolve()
+      .then(() => {
+        const settings = configFromEnv({
+          server: serverSetting(body),
+          clientId: pick('clientId'),
+          clientSecret: pick('clientSecret'),
+          jwt: pick('jwt'),
+        });
+        probe = new RcClient({ ...settings, cachePrefix: `rcarchiver-probe-${Date.now()}-` });
+        return probe.testConnection();
+      })
+      .then((result) => res.json({ ok: true, ...result }))
+      .catch((err: unknown) => res.status(200).json({ ok: false, error: errorMessage(err) }))
+      .finally(() => probe?.dispose());
+  });
+}

@@ -1,0 +1,23 @@
+declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+RED.nodes.registerType('rc-rate-limit', {
+  category: 'RingCentral',
+  color: '#F8A44C',
+  icon: 'rc-rate-limit.svg',
+  inputs: 1,
+  outputs: 1,
+  defaults: {
+    name: { value: '' },
+    rc: { value: '', type: 'rc-config', required: false },
+    group: { value: 'auto' },
+  },
+  inputLabels: 'ArchiveItem',
+  outputLabels: 'released when RingCentral allows',
+  paletteLabel: 'rate limit',
+  label: function (this: { name?: string; group?: string }) {
+    return this.name || (this.group && this.group !== 'auto' ? `rate limit (${this.group})` : 'rate limit');
+  },
+  labelStyle: function (this: { name?: string }) {
+    return this.name ? 'node_label_italic' : '';
+  },
+});

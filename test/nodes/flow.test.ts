@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Ledger } from '../../lib/ledger';
+import { startSimulator, type Simulator } from '../sim/index';
+import { createHelper, type TestNode } from '../support/helper';
+import { builtNode } from '../support/node-red';
+
+const { helper, userDir } = createHelper();
+const allNodes = [
+  'rc-config',
+  'rc-call-log-source',
+  'rc-rate-limit',
+  'rc-folder-sink',
+  'rc-archive-log',
+].map(builtNode);
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => !f.endsWith('/') && /\.(mp3|wav)$/.test(f))
+    .sort();
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function waitFor<T>(check: () => T | undefined | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      let value: T | undefined | false;
+      try {
+        value = check();
+      } catch (err) {
+        return reject(err);
+      }
+      if (value) return resolve(value);
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+/** Collects every status a node shows. */
+function statuses(node: TestNode): Array<{ fill?: string; text?: string }> {
+  const seen: Array<{ fill?: string; text?: string }> = [];
+  const original = node.status.bind(node);
+  node.status = (s: unknown) => {
+    seen.push(s as { fill?: string; text?: string });
+    return original(s);
+  };
+  return seen;
+}
+
+describe('flow of nodes with the simulator', () => {
+  let sim: Simulator;
+  let archive: string;
+  let n = 0;
+
+  before(async () => {
+    await new Promise<void>((resolve) => helper.startServer().then(resolve));
+    sim = await startSimulator({ seed: 7, days: 2, callsPerDay: 12, recordingFraction: 0.7, rateWindowSec: 3 });
+  });
+  after(async () => {
+    await sim.close();
+    await helper.stopServer();
+    rmSync(userDir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  function flow(extra: Record<string, unknown> = {}) {
+    n++;
+    archive = join(userDir, `archive-${n}`);
+    return {
+      flow: [
+        { id: 'src', type: 'rc-call-log-source', rc: 'rc', scope: 'account', initialDays: 3, lookBackMinutes: 60, wires: [['rl']] },
+        { id: 'rl', type: 'rc-rate-limit', group: 'auto', wires: [['sink']] },
+        {
+          id: 'sink',
+          type: 'rc-folder-sink',
+          directory: archive,
+          timeZone: 'UTC',
+          sidecar: true,
+          wires: [['ok'], ['bad']],
+          ...extra,
+        },
+        { id: 'ok', type: 'helper' },
+        { id: 'bad', type: 'helper' },
+        { id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl },
+      ],
+      credentials: { rc: { ...sim.credentials } },
+    };
+  }
+
+  it('archives every recording once with the right bytes, a sidecar and an Archived ledger row', async () => {
+    const { flow: f, credentials } = flow();
+    await helper.load(allNodes, f, credentials);
+    const ok = helper.getNode('ok');
+    const received: Array<Record<string, unknown>> = [];
+    ok.on('input', (msg: never) => received.push(msg));
+    const expected = sim.allRecordings();
+    assert.ok(expected.length > 5, 'the simulator has recordings');
+    helper.getNode('src').receive({ payload: Date.now() });
+    await waitFor(() => received.length >= expected.length, 60_000, 'every recording archived');
+    const files = listFiles(archive);
+    assert.equal(files.length, expected.length);
+    const hashes = new Set(files.map((f) => sha256(join(archive, f))));
+    for (const rec of expected) assert.ok(hashes.has(sim.expectedContent(rec.id).sha256), `recording ${rec.id} present`);
+    for (const f of files) assert.ok(existsSync(join(archive, `${f}.json`)), `sidecar for ${f}`);
+    const ledger = Ledger.open(join(userDir, 'rc-archiver', 'ledger.sqlite'));
+    try {
+      for (const rec of expected) assert.equal(ledger.get(`CallRecording:${rec.id}`)?.status, 'Archived');
+    } finally {
+      ledger.close();
+    }
+    assert.equal(sim.stats.rateLimited, 0, 'no 429 was provoked');
+  });
+
+  it('a second run lists again but archives nothing twice', async () => {
+    const { flow: f, credentials } = flow();
+    await helper.load(allNodes, f, credentials);
+    const ok = helper.getNode('ok');
+    let count = 0;
+    ok.on('input', () => count++);
+    const src = helper.getNode('src');
+    const srcStatus = statuses(src);
+    src.receive({ payload: 1 });
+    await waitFor(() => srcStatus.some((s) => s.fill === 'green'), 30_000, 'first run done');
+    await waitFor(() => count >= sim.allRecordings().length, 60_000, 'first run archived');
+    const first = count;
+    srcStatus.length = 0;
+    src.receive({ payload: 2 });
+    await waitFor(() => srcStatus.some((s) => s.fill === 'green'), 30_000, 'second run done');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(count, first, 'nothing new was sent the second time');
+    assert.equal(listFiles(archive).length, sim.allRecordings().length);
+  });
+
+  it('a malformed call-log answer shows an error and loses nothing: the next run gets everything', async () => {
+    const { flow: f, credentials } = flow();
+    await helper.load(allNodes, f, credentials);
+    const src = helper.getNode('src');
+    const srcStatus = statuses(src);
+    const errors: string[] = [];
+    src.on('call:error', (call: { args: unknown[] }) => errors.push(String(call.args[0])));
+    sim.fault({ kind: 'malformed', match: /call-log/, times: 1 });
+    src.receive({ payload: 1 });
+    await waitFor(() => srcStatus.some((s) => s.fill === 'red'), 30_000, 'red status');
+    assert.match(srcStatus.find((s) => s.fill === 'red')!.text ?? '', /JSON|malformed|invalid/i);
+    // The cursor did not move: a clean run now finds every recording.
+    const ok = helper.getNode('ok');
+    let count = 0;
+    ok.on('input', () => count++);
+    src.receive({ payload: 2 });
+    await waitFor(() => count >= sim.allRecordings().length, 60_000, 'all archived after the fault');
+  });
+});
+
+describe('bad configuration', () => {
+  before(async () => {
+    await new Promise<void>((resolve) => helper.startServer().then(resolve));
+  });
+  after(async () => {
+    await helper.stopServer();
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  it('a sink with an unknown time zone says so and fails items to its second output', async () => {
+    await helper.load(allNodes, [
+      { id: 'sink', type: 'rc-folder-sink', directory: join(userDir, 'tz'), timeZone: 'Mars/Olympus', wires: [['ok'], ['bad']] },
+      { id: 'ok', type: 'helper' },
+      { id: 'bad', type: 'helper' },
+    ]);
+    const sink = helper.getNode('sink');
+    const bad = helper.getNode('bad');
+    const failed = new Promise<Record<string, unknown>>((resolve) => bad.on('input', (m: never) => resolve(m)));
+    sink.receive({
+      payload: {
+        key: 'CallRecording:1',
+        kind: 'CallRecording',
+        accountId: '1',
+        createdAt: new Date().toISOString(),
+        fileName: '1.mp3',
+        contentType: 'audio/mpeg',
+        content: { uri: 'http://127.0.0.1:9/x' },
+        record: {},
+        rc: 'missing',
+      },
+    });
+    const msg = await failed;
+    assert.match(String((msg.error as { message: string }).message), /time zone/);
+  });
+
+  it('a payload that is not an ArchiveItem goes to the failure output with a clear error', async () => {
+    await helper.load(allNodes, [
+      { id: 'sink', type: 'rc-folder-sink', directory: join(userDir, 'x'), wires: [['ok'], ['bad']] },
+      { id: 'ok', type: 'helper' },
+      { id: 'bad', type: 'helper' },
+    ]);
+    const bad = helper.getNode('bad');
+    const failed = new Promise<Record<string, unknown>>((resolve) => bad.on('input', (m: never) => resolve(m)));
+    helper.getNode('sink').receive({ payload: 'hello' });
+    const msg = await failed;
+    assert.match(String((msg.error as { message: string }).message), /not an ArchiveItem/);
+  });
+
+  it('a source without a RingCentral config shows it in its status', async () => {
+    await helper.load(allNodes, [{ id: 'src', type: 'rc-call-log-source', rc: '', wires: [[]] }]);
+    const src = helper.getNode('src');
+    const seen = statuses(src);
+    const done = new Promise<void>((resolve) => src.on('call:error', () => resolve()));
+    src.receive({ payload: 1 });
+    await done;
+    assert.ok(seen.some((s) => s.fill === 'red' && /RingCentral config/.test(s.text ?? '')));
+  });
+});

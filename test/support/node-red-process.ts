@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { nodeRedDir, root } from './node-red';
+
+export interface NodeRedProcess {
+  url: string;
+  port: number;
+  userDir: string;
+  child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Prepares a Node-RED user directory with this pack installed the way a user has it (a package
+ * under node_modules, here a link to the built checkout) and the given flow.
+ */
+export function prepareUserDir(userDir: string, flows: unknown[]): void {
+  mkdirSync(join(userDir, 'node_modules', '@rcarchiver'), { recursive: true });
+  const link = join(userDir, 'node_modules', '@rcarchiver', 'node-red-ringcentral-archiver');
+  if (!existsSync(link)) symlinkSync(root, link, 'dir');
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
+  writeFileSync(
+    join(userDir, 'settings.js'),
+    `module.exports = {
+  uiHost: '127.0.0.1',
+  flowFile: 'flows.json',
+  credentialSecret: false,
+  flowFilePretty: true,
+  logging: { console: { level: 'info', metrics: false, audit: false } },
+  editorTheme: { tours: false, projects: { enabled: false } },
+  externalModules: { autoInstall: false, palette: { allowInstall: false } },
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false },
+};
+`,
+  );
+}
+
+export async function startNodeRed(options: {
+  userDir: string;
+  env?: Record<string, string>;
+  port?: number;
+  readyTimeoutMs?: number;
+}): Promise<NodeRedProcess> {
+  const port = options.port ?? (await freePort());
+  const redJs = join(nodeRedDir(), 'red.js');
+  const child = spawn(
+    process.execPath,
+    [redJs, '--userDir', options.userDir, '--settings', join(options.userDir, 'settings.js'), '--port', String(port)],
+    { env: { ...process.env, ...options.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const waitForOutput = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (pattern.test(out)) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve();
+        } else if (child.exitCode !== null) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`node-red exited (${child.exitCode}) before ${pattern}:\n${out.slice(-4000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out waiting for ${pattern} from node-red:\n${out.slice(-4000)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      child.once('exit', check);
+      check();
+    });
+
+  await waitForOutput(/Started flows|Server now running/, options.readyTimeoutMs ?? 60_000);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    userDir: options.userDir,
+    child,
+    output: () => out,
+    waitForOutput,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
