@@ -38,7 +38,8 @@ function checkRegistration(type, editorJs) {
   // The Flow Library reads the registration statically: the object must be inline, with these
   // properties written as literals.
   const start = editorJs.indexOf(`RED.nodes.registerType("${type}", {`);
-  if (start < 0) throw new Error(`${type}: editor.ts must call RED.nodes.registerType('${type}', {…}) inline`);
+  if (start < 0)
+    throw new Error(`${type}: editor.ts must call RED.nodes.registerType('${type}', {…}) inline`);
   const head = editorJs.slice(start, start + 4000);
   const isConfig = /\bcategory: "config"/.test(head);
   for (const prop of isConfig ? ['category'] : ['category', 'color', 'icon', 'inputs', 'outputs']) {
@@ -87,8 +88,10 @@ async function buildNode(type) {
   writeFileSync(join(outDir, `${type}.html`), html);
 
   const locales = join(srcDir, 'locales');
-  if (!existsSync(join(locales, 'en-US', `${type}.json`))) throw new Error(`${type}: locales/en-US/${type}.json missing`);
-  if (!existsSync(join(locales, 'en-US', `${type}.html`))) throw new Error(`${type}: locales/en-US/${type}.html (help) missing`);
+  if (!existsSync(join(locales, 'en-US', `${type}.json`)))
+    throw new Error(`${type}: locales/en-US/${type}.json missing`);
+  if (!existsSync(join(locales, 'en-US', `${type}.html`)))
+    throw new Error(`${type}: locales/en-US/${type}.html (help) missing`);
   cpSync(locales, join(outDir, 'locales'), { recursive: true });
   cpSync(join(root, 'icons'), join(outDir, 'icons'), { recursive: true });
 }
@@ -123,12 +126,15 @@ async function buildPlugins() {
       target: 'es2018',
       logLevel: 'warning',
     });
-    const extra = existsSync(join(srcDir, 'editor.html')) ? readFileSync(join(srcDir, 'editor.html'), 'utf8') : '';
+    const extra = existsSync(join(srcDir, 'editor.html'))
+      ? readFileSync(join(srcDir, 'editor.html'), 'utf8')
+      : '';
     writeFileSync(
       join(outDir, `${name}.html`),
       `<script type="text/javascript">\n${editor.outputFiles[0].text}</script>\n${extra}`,
     );
-    if (existsSync(join(srcDir, 'locales'))) cpSync(join(srcDir, 'locales'), join(outDir, 'locales'), { recursive: true });
+    if (existsSync(join(srcDir, 'locales')))
+      cpSync(join(srcDir, 'locales'), join(outDir, 'locales'), { recursive: true });
   }
   return names;
 }
@@ -140,7 +146,8 @@ function checkManifest(types, plugins) {
     if (declared[t] !== file) throw new Error(`package.json node-red.nodes must list "${t}": "${file}"`);
   }
   for (const t of Object.keys(declared)) {
-    if (!expected[t]) throw new Error(`package.json node-red.nodes lists "${t}" but nodes/${t} does not exist`);
+    if (!expected[t])
+      throw new Error(`package.json node-red.nodes lists "${t}" but nodes/${t} does not exist`);
   }
   const declaredPlugins = pkg['node-red']?.plugins ?? {};
   for (const p of plugins) {

@@ -22,10 +22,18 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Node-RED's own idiom: `const node = this` inside a node constructor.
+      '@typescript-eslint/no-this-alias': 'off',
     },
   },
   {
+    files: ['test/**/*.ts', 'scripts/**'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['nodes/**/editor.ts', 'nodes/**/editor*.js'],
-    languageOptions: { globals: { RED: 'readonly', $: 'readonly', document: 'readonly', window: 'readonly' } },
+    languageOptions: {
+      globals: { RED: 'readonly', $: 'readonly', document: 'readonly', window: 'readonly' },
+    },
   },
 );

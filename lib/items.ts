@@ -4,13 +4,7 @@
  * the sink streams them from RingCentral when it needs them.
  */
 export type ItemKind =
-  | 'CallRecording'
-  | 'CallLog'
-  | 'Voicemail'
-  | 'Fax'
-  | 'SMS'
-  | 'MMS'
-  | 'TeamMessagingExport';
+  'CallRecording' | 'CallLog' | 'Voicemail' | 'Fax' | 'SMS' | 'MMS' | 'TeamMessagingExport';
 
 export type ItemContent = { uri: string } | { json: unknown };
 

@@ -29,7 +29,13 @@ const files = (selected.length ? selected : order).flatMap(collect);
 if (!process.env.RC_TEST_SKIP_BUILD) {
   run(process.execPath, ['build.mjs']);
   run(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
-  run(process.execPath, [join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '.', '--log-level', 'warn']);
+  run(process.execPath, [
+    join(root, 'node_modules/prettier/bin/prettier.cjs'),
+    '--check',
+    '.',
+    '--log-level',
+    'warn',
+  ]);
 }
 
 console.log(`Node ${process.version}; ${files.length} test files`);

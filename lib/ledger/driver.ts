@@ -8,6 +8,14 @@ const REBUILD_HINT =
   '(npm 11 and later skip unapproved install scripts: run `npm install-scripts approve better-sqlite3` ' +
   'first, or `npm approve-scripts better-sqlite3` on npm 11.16/11.17), then restart Node-RED.';
 
+/** An error whose message is already written for the user: it names the file and what to do. */
+export class LedgerOpenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LedgerOpenError';
+  }
+}
+
 let constructorCache: DatabaseConstructor | undefined;
 
 function firstLine(err: unknown): string {
@@ -36,9 +44,10 @@ export function isBindingError(err: unknown): boolean {
  * Turns what better-sqlite3 or the file system threw while opening the ledger into a message a
  * Node-RED user can act on: it names the file and says what to do.
  */
-export function explainOpenError(err: unknown, file: string): Error {
+export function explainOpenError(err: unknown, file: string): LedgerOpenError {
+  if (err instanceof LedgerOpenError) return err;
   if (isBindingError(err)) {
-    return new Error(
+    return new LedgerOpenError(
       `The archive ledger (${file}) needs better-sqlite3, whose native module is missing or was built ` +
         `for another Node.js than ${process.version}. ${REBUILD_HINT} (${firstLine(err)})`,
       { cause: err },
@@ -46,7 +55,7 @@ export function explainOpenError(err: unknown, file: string): Error {
   }
   const code = codeOf(err);
   if (code === 'MODULE_NOT_FOUND' && /better-sqlite3/.test(firstLine(err))) {
-    return new Error(
+    return new LedgerOpenError(
       `The archive ledger (${file}) needs the package better-sqlite3, which is not installed. ` +
         'Reinstall this node pack from the Palette Manager or run `npm install` in your Node-RED user directory.',
       { cause: err },
@@ -57,6 +66,7 @@ export function explainOpenError(err: unknown, file: string): Error {
     EPERM: 'permission denied: the user running Node-RED may not write there',
     EROFS: 'the file system is read-only',
     ENOTDIR: 'a part of the path is a file, not a folder',
+    EEXIST: 'a part of the path is a file, not a folder',
     ENOSPC: 'the disk is full',
     SQLITE_CANTOPEN: 'SQLite cannot open the file (does the folder exist and may Node-RED write to it?)',
     SQLITE_NOTADB: 'the file is not an SQLite database (or it is encrypted or damaged)',
@@ -72,7 +82,7 @@ export function explainOpenError(err: unknown, file: string): Error {
     reason = reasons[c];
   }
   const detail = firstLine(err);
-  return new Error(
+  return new LedgerOpenError(
     `Cannot open the archive ledger at ${file}: ${reason ? `${reason} (${detail})` : detail}`,
     { cause: err },
   );

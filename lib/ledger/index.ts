@@ -14,6 +14,7 @@ import type {
 
 export type * from './types';
 export { SCHEMA_VERSION } from './schema';
+export { LedgerOpenError } from './driver';
 
 /** Errors and event messages are cut here: enough to diagnose, not a stack dump per row. */
 export const MAX_ERROR_LENGTH = 2000;
@@ -45,7 +46,8 @@ interface EventDbRow {
   message: string | null;
 }
 
-const ITEM_COLUMNS = 'key, kind, status, attempts, last_error, receipt, item, source, sink, first_seen_at, updated_at';
+const ITEM_COLUMNS =
+  'key, kind, status, attempts, last_error, receipt, item, source, sink, first_seen_at, updated_at';
 
 function truncate(text: string, max = MAX_ERROR_LENGTH): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -96,7 +98,7 @@ function describeReceipt(receipt: Receipt): string {
 }
 
 function prepareStatements(db: Database) {
-return {
+  return {
     insertItem: db.prepare(`
       INSERT INTO items (key, kind, status, attempts, item, source, created_at, owner, from_party, to_parties,
                          search, first_seen_at, updated_at)
@@ -118,8 +120,12 @@ return {
     insertEvent: db.prepare(`
       INSERT INTO events (key, at, event, status, source, sink, message)
       VALUES (@key, @at, @event, @status, @source, @sink, @message)`),
-    events: db.prepare(`SELECT id, key, at, event, status, source, sink, message FROM events WHERE key = ? ORDER BY id`),
-    pendingAll: db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' ORDER BY created_at, rowid`),
+    events: db.prepare(
+      `SELECT id, key, at, event, status, source, sink, message FROM events WHERE key = ? ORDER BY id`,
+    ),
+    pendingAll: db.prepare(
+      `SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' ORDER BY created_at, rowid`,
+    ),
     pendingOf: db.prepare(
       `SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' AND source = ? ORDER BY created_at, rowid`,
     ),
@@ -179,7 +185,6 @@ function openCore(file: string): LedgerCore {
     } catch {
       // already failing: the first error is the one to report
     }
-    if (err instanceof Error && /^(The archive ledger|Cannot open the archive ledger)/.test(err.message)) throw err;
     throw explainOpenError(err, file);
   }
 }
@@ -216,7 +221,7 @@ export class Ledger implements LedgerAdmin {
     return new Ledger(openCore(':memory:'));
   }
 
-  /** Number of files with an open connection in this process (for tests and diagnostics). */
+  /** The files with an open connection in this process (for tests and diagnostics). */
   static openFiles(): string[] {
     return [...shared.keys()];
   }
@@ -256,20 +261,22 @@ export class Ledger implements LedgerAdmin {
 
   recordFound(items: ArchiveItem[], source: string, cursor?: { name: string; value: string }): ArchiveItem[] {
     const c = this.c;
-    return c.db.transaction(() => {
-      const at = new Date().toISOString();
-      const fresh: ArchiveItem[] = [];
-      for (const item of items) {
-        if (this.insert(item, source, at)) fresh.push(item);
-      }
-      if (cursor) c.s.setCursor.run({ name: cursor.name, value: cursor.value, at });
-      return fresh;
-    })();
+    return c.db
+      .transaction(() => {
+        const at = new Date().toISOString();
+        const fresh: ArchiveItem[] = [];
+        for (const item of items) {
+          if (this.insert(item, source, at)) fresh.push(item);
+        }
+        if (cursor) c.s.setCursor.run({ name: cursor.name, value: cursor.value, at });
+        return fresh;
+      })
+      .immediate();
   }
 
   upsert(item: ArchiveItem, source?: string): boolean {
     const c = this.c;
-    return c.db.transaction(() => this.insert(item, source, new Date().toISOString()))();
+    return c.db.transaction(() => this.insert(item, source, new Date().toISOString())).immediate();
   }
 
   get(key: string): LedgerRow | undefined {
@@ -282,7 +289,14 @@ export class Ledger implements LedgerAdmin {
   }
 
   markArchived(key: string, sink: string, receipt: Receipt, item?: ArchiveItem): boolean {
-    return this.mark('Archived', key, sink, item, { sink, receipt: JSON.stringify(receipt) }, describeReceipt(receipt));
+    return this.mark(
+      'Archived',
+      key,
+      sink,
+      item,
+      { sink, receipt: JSON.stringify(receipt) },
+      describeReceipt(receipt),
+    );
   }
 
   markFailed(key: string, sink: string, error: string, item?: ArchiveItem): boolean {
@@ -343,11 +357,13 @@ export class Ledger implements LedgerAdmin {
     if (days === undefined || !Number.isFinite(days) || days <= 0) return { items: 0, events: 0 };
     const cutoff = new Date((options.now ?? new Date()).getTime() - days * 86_400_000).toISOString();
     const c = this.c;
-    return c.db.transaction(() => {
-      const items = c.s.pruneItems.run({ cutoff }).changes;
-      const events = c.s.pruneEvents.run({ cutoff }).changes;
-      return { items, events };
-    })();
+    return c.db
+      .transaction(() => {
+        const items = c.s.pruneItems.run({ cutoff }).changes;
+        const events = c.s.pruneEvents.run({ cutoff }).changes;
+        return { items, events };
+      })
+      .immediate();
   }
 
   /** Inserts a new item as Pending with its Found event; false when the key is known. */
@@ -394,23 +410,25 @@ export class Ledger implements LedgerAdmin {
   ): boolean {
     const c = this.c;
     const statement = event === 'Attempt' ? c.s.attempt : event === 'Archived' ? c.s.archived : c.s.failed;
-    return c.db.transaction(() => {
-      const at = new Date().toISOString();
-      if (item && item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
-      if (item) this.insert(item, undefined, at);
-      const updated = statement.get({ ...params, key, at }) as { status: ItemStatus } | undefined;
-      c.s.insertEvent.run({
-        key,
-        at,
-        event,
-        // An unknown key has no row; the event still tells the auditor what the sink reported.
-        status: updated?.status ?? (event === 'Attempt' ? 'Pending' : event),
-        source: null,
-        sink,
-        message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
-      });
-      return updated !== undefined;
-    })();
+    return c.db
+      .transaction(() => {
+        const at = new Date().toISOString();
+        if (item && item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
+        if (item) this.insert(item, undefined, at);
+        const updated = statement.get({ ...params, key, at }) as { status: ItemStatus } | undefined;
+        c.s.insertEvent.run({
+          key,
+          at,
+          event,
+          // An unknown key has no row; the event still tells the auditor what the sink reported.
+          status: updated?.status ?? (event === 'Attempt' ? 'Pending' : event),
+          source: null,
+          sink,
+          message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
+        });
+        return updated !== undefined;
+      })
+      .immediate();
   }
 
   private filters(q: LedgerQuery): { where: string; params: Record<string, string> } {

@@ -1,4 +1,4 @@
-import type { Database } from './driver';
+import { LedgerOpenError, type Database } from './driver';
 
 /**
  * The ledger's schema, as a list of migrations: migration i takes the database from
@@ -61,7 +61,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: Database, file: string): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new Error(
+    throw new LedgerOpenError(
       `The archive ledger at ${file} has schema version ${current}, written by a newer release of this ` +
         `node pack (this one knows up to ${SCHEMA_VERSION}). Update the pack, or restore a backup of the file.`,
     );

@@ -13,3 +13,21 @@ export interface ContentResponse {
 export interface ContentFetcher {
   openContent(uri: string, options?: { signal?: AbortSignal; group?: ApiGroup }): Promise<ContentResponse>;
 }
+
+/** The state of one API group's rate budget, for status displays and rate-limit nodes. */
+export interface BudgetSnapshot {
+  group: ApiGroup;
+  /** Requests per window, as the server last said (defaults until it has). */
+  limit: number;
+  windowSec: number;
+  /** Requests counted in the current window (including ones other processes sent, as far as known). */
+  usedInWindow: number;
+  /** Requests that may still be sent in this window (the budget keeps a margin below the limit). */
+  remaining: number;
+  /** Epoch ms until which nothing in the group is sent (after a 429 or Remaining=0), else null. */
+  pausedUntil: number | null;
+  /** Callers waiting for budget. */
+  queued: number;
+  /** 429 answers seen so far. */
+  penalties: number;
+}

@@ -71,7 +71,8 @@ export function recordingItems(
   context: { rc: string; extensions?: Map<string, ExtensionInfo> },
 ): ArchiveItem[] {
   const found = new Map<string, { recording: CallLogRecording; leg?: CallLogLeg }>();
-  if (record.recording?.id && record.recording.contentUri) found.set(String(record.recording.id), { recording: record.recording });
+  if (record.recording?.id && record.recording.contentUri)
+    found.set(String(record.recording.id), { recording: record.recording });
   for (const leg of record.legs ?? []) {
     const recording = leg.recording;
     if (recording?.id && recording.contentUri && !found.has(String(recording.id))) {
@@ -159,9 +160,17 @@ export async function runCallLog(options: CallLogRunOptions): Promise<CallLogRun
   if (Number.isNaN(Date.parse(dateFrom)) || Number.isNaN(Date.parse(dateTo))) {
     throw new Error(`invalid date range ${dateFrom} … ${dateTo}`);
   }
-  if (Date.parse(dateFrom) >= Date.parse(dateTo)) throw new Error(`dateFrom ${dateFrom} is not before dateTo ${dateTo}`);
+  if (Date.parse(dateFrom) >= Date.parse(dateTo))
+    throw new Error(`dateFrom ${dateFrom} is not before dateTo ${dateTo}`);
 
-  const result: CallLogRunResult = { dateFrom, dateTo, pages: 0, records: 0, newItems: 0, cursorMoved: false };
+  const result: CallLogRunResult = {
+    dateFrom,
+    dateTo,
+    pages: 0,
+    records: 0,
+    newItems: 0,
+    cursorMoved: false,
+  };
   for await (const records of options.client.listCallLog({
     scope: options.scope,
     extensionId: options.extensionId,
@@ -171,7 +180,9 @@ export async function runCallLog(options: CallLogRunOptions): Promise<CallLogRun
     withRecording: true,
     signal: options.signal,
   })) {
-    const items = records.flatMap((r) => recordingItems(r, { rc: options.rc, extensions: options.extensions }));
+    const items = records.flatMap((r) =>
+      recordingItems(r, { rc: options.rc, extensions: options.extensions }),
+    );
     const fresh = options.ledger.recordFound(items, options.source);
     result.pages += 1;
     result.records += records.length;

@@ -5,12 +5,20 @@ export interface JsonRequester {
 }
 
 interface ExtensionPage {
-  records?: Array<{ id?: string | number; extensionNumber?: string; name?: string; contact?: { firstName?: string; lastName?: string } }>;
+  records?: Array<{
+    id?: string | number;
+    extensionNumber?: string;
+    name?: string;
+    contact?: { firstName?: string; lastName?: string };
+  }>;
   navigation?: { nextPage?: { uri?: string } };
 }
 
 /** Names and numbers of the account's extensions, for folder names. One Light request per 1000. */
-export async function loadExtensions(client: JsonRequester, maxPages = 20): Promise<Map<string, ExtensionInfo>> {
+export async function loadExtensions(
+  client: JsonRequester,
+  maxPages = 20,
+): Promise<Map<string, ExtensionInfo>> {
   const map = new Map<string, ExtensionInfo>();
   for (let page = 1; page <= maxPages; page++) {
     const answer = await client.request<ExtensionPage>('GET', '/restapi/v1.0/account/~/extension', {
@@ -19,7 +27,10 @@ export async function loadExtensions(client: JsonRequester, maxPages = 20): Prom
     for (const ext of answer.records ?? []) {
       if (ext.id === undefined) continue;
       const contactName = [ext.contact?.firstName, ext.contact?.lastName].filter(Boolean).join(' ');
-      map.set(String(ext.id), { name: ext.name || contactName || undefined, extensionNumber: ext.extensionNumber });
+      map.set(String(ext.id), {
+        name: ext.name || contactName || undefined,
+        extensionNumber: ext.extensionNumber,
+      });
     }
     if (!answer.navigation?.nextPage?.uri) break;
   }

@@ -158,7 +158,9 @@ function fileWriter(fh: FileHandle): Writable {
   return new Writable({
     highWaterMark: 256 * 1024,
     writev(chunks, callback) {
-      const buffers = chunks.map((c) => (typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk));
+      const buffers = chunks.map((c) =>
+        typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk,
+      );
       writeAll(fh, buffers).then(() => callback(), callback);
     },
     final(callback) {
@@ -168,7 +170,7 @@ function fileWriter(fh: FileHandle): Writable {
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
-  let pending = buffers.filter((b) => b.length > 0);
+  const pending = buffers.filter((b) => b.length > 0);
   while (pending.length > 0) {
     const { bytesWritten } = await fh.writev(pending);
     let left = bytesWritten;

@@ -17,7 +17,8 @@ export class UnsafePathError extends Error {
  * absolute, empty, contains NUL, or has a `..` segment. Backslashes count as separators.
  */
 export function safeRelativePath(relPath: string): string {
-  if (typeof relPath !== 'string' || relPath.length === 0) throw new UnsafePathError(String(relPath), 'empty');
+  if (typeof relPath !== 'string' || relPath.length === 0)
+    throw new UnsafePathError(String(relPath), 'empty');
   if (relPath.includes('\0')) throw new UnsafePathError(relPath, 'contains a NUL character');
   if (/^[\\/]/.test(relPath) || /^[A-Za-z]:/.test(relPath)) {
     throw new UnsafePathError(relPath, 'absolute paths are not allowed');

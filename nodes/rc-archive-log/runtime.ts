@@ -2,6 +2,8 @@ import { isArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
 import { openLedger } from '../shared/ledger';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
+import { translator } from '../shared/i18n';
+import catalog from './locales/en-US/rc-archive-log.json';
 import { errorMessage, shortText, timeOfDay } from '../shared/util';
 
 interface ArchiveLogDef extends NodeDef {
@@ -13,6 +15,7 @@ function isReceipt(value: unknown): value is Receipt {
 }
 
 export default function register(RED: RED): void {
+  const t = translator(RED, catalog);
   function ArchiveLog(this: Node, def: ArchiveLogDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -35,7 +38,11 @@ export default function register(RED: RED): void {
       node.status({
         fill: run.failed ? 'yellow' : 'green',
         shape: 'dot',
-        text: RED._('rc-archive-log.status.summary', { ...run, pending: counts?.Pending ?? 0, time: timeOfDay() }),
+        text: t('rc-archive-log.status.summary', {
+          ...run,
+          pending: counts?.Pending ?? 0,
+          time: timeOfDay(),
+        }),
       });
       lastSend?.({ topic: 'summary', payload });
       run = { archived: 0, failed: 0, startedAt: new Date().toISOString() };
@@ -44,7 +51,7 @@ export default function register(RED: RED): void {
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
       const item = msg.payload;
       if (!isArchiveItem(item)) {
-        done(new Error(RED._('rc-archive-log.errors.notItem')));
+        done(new Error(t('rc-archive-log.errors.notItem')));
         return;
       }
       try {
@@ -53,14 +60,21 @@ export default function register(RED: RED): void {
         // Sinks of this pack write the ledger themselves; outcomes of other sinks are recorded here.
         if (failure) {
           run.failed++;
-          if (ledger && row?.status !== 'Failed') ledger.markFailed(item.key, 'flow', failure.message || 'failed');
+          if (ledger && row?.status !== 'Failed')
+            ledger.markFailed(item.key, 'flow', failure.message || 'failed', item);
         } else {
           run.archived++;
           if (ledger && row?.status !== 'Archived') {
             const receipt: Receipt = isReceipt(msg.receipt)
               ? msg.receipt
-              : { provider: 'flow', path: '', bytes: item.size ?? 0, sha256: '', archivedAt: new Date().toISOString() };
-            ledger.markArchived(item.key, 'flow', receipt);
+              : {
+                  provider: 'flow',
+                  path: '',
+                  bytes: item.size ?? 0,
+                  sha256: '',
+                  archivedAt: new Date().toISOString(),
+                };
+            ledger.markArchived(item.key, 'flow', receipt, item);
           }
         }
       } catch (err) {

@@ -22,7 +22,9 @@ RED.nodes.registerType('rc-call-log-source', {
   paletteLabel: 'call log',
   label: function (this: { name?: string; scope?: string; extensionId?: string }) {
     if (this.name) return this.name;
-    return this.scope === 'extension' ? `call recordings (ext ${this.extensionId || 'me'})` : 'call recordings';
+    return this.scope === 'extension'
+      ? `call recordings (ext ${this.extensionId || 'me'})`
+      : 'call recordings';
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';

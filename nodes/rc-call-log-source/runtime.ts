@@ -5,6 +5,8 @@ import { loadExtensions } from '../../lib/sources/extensions';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from '../shared/ledger';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
+import { translator } from '../shared/i18n';
+import catalog from './locales/en-US/rc-call-log-source.json';
 import { closeAfter, errorMessage, shortText, timeOfDay } from '../shared/util';
 
 interface SourceDef extends NodeDef {
@@ -35,6 +37,7 @@ function rangeFrom(msg: NodeMessage): { dateFrom: string; dateTo?: string } | un
 }
 
 export default function register(RED: RED): void {
+  const t = translator(RED, catalog);
   function CallLogSource(this: Node, def: SourceDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -43,7 +46,9 @@ export default function register(RED: RED): void {
     const extensionId = (def.extensionId || '').trim() || '~';
     const initialDays = positiveNumber(def.initialDays, 90);
     const lookBackMinutes = positiveNumber(def.lookBackMinutes, 120);
-    const configRange = def.backfillFrom ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined } : undefined;
+    const configRange = def.backfillFrom
+      ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined }
+      : undefined;
     const abort = new AbortController();
     let ledger: LedgerApi | undefined;
     let chain: Promise<void> = Promise.resolve();
@@ -52,7 +57,7 @@ export default function register(RED: RED): void {
     const fail = (text: string) => node.status({ fill: 'red', shape: 'ring', text: shortText(text) });
 
     if (!rcNode) {
-      fail(RED._('rc-call-log-source.status.noConfig'));
+      fail(t('rc-call-log-source.status.noConfig'));
     }
     try {
       ledger = openLedger(RED);
@@ -72,19 +77,26 @@ export default function register(RED: RED): void {
       resent = true;
       const pending = ledger.pending(node.id);
       if (pending.length) {
-        node.log(RED._('rc-call-log-source.log.resending', { count: pending.length }));
-        emit(node.send, pending.map((row) => row.item));
-        node.status({ fill: 'yellow', shape: 'dot', text: RED._('rc-call-log-source.status.resent', { count: pending.length }) });
+        node.log(t('rc-call-log-source.log.resending', { count: pending.length }));
+        emit(
+          node.send,
+          pending.map((row) => row.item),
+        );
+        node.status({
+          fill: 'yellow',
+          shape: 'dot',
+          text: t('rc-call-log-source.status.resent', { count: pending.length }),
+        });
       }
     };
     const onFlowsStarted = () => setTimeout(resendPending, 0);
     RED.events.on('flows:started', onFlowsStarted);
 
     const run = async (msg: NodeMessage, send: SendFn) => {
-      if (!rcNode) throw new Error(RED._('rc-call-log-source.status.noConfig'));
-      if (!ledger) throw new Error(RED._('rc-call-log-source.errors.noLedger'));
+      if (!rcNode) throw new Error(t('rc-call-log-source.status.noConfig'));
+      if (!ledger) throw new Error(t('rc-call-log-source.errors.noLedger'));
       const client = rcNode.getClient();
-      node.status({ fill: 'blue', shape: 'ring', text: RED._('rc-call-log-source.status.listing') });
+      node.status({ fill: 'blue', shape: 'ring', text: t('rc-call-log-source.status.listing') });
       const extensions = scope === 'account' ? await loadExtensions(client) : undefined;
       const result = await runCallLog({
         client,
@@ -103,13 +115,13 @@ export default function register(RED: RED): void {
           node.status({
             fill: 'blue',
             shape: 'ring',
-            text: RED._('rc-call-log-source.status.progress', { pages: p.pages, count: p.newItems }),
+            text: t('rc-call-log-source.status.progress', { pages: p.pages, count: p.newItems }),
           }),
       });
       node.status({
         fill: 'green',
         shape: 'dot',
-        text: RED._('rc-call-log-source.status.done', { count: result.newItems, time: timeOfDay() }),
+        text: t('rc-call-log-source.status.done', { count: result.newItems, time: timeOfDay() }),
       });
     };
 

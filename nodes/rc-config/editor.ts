@@ -1,4 +1,3 @@
-/* global RED, $ */
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -30,7 +29,9 @@ RED.nodes.registerType('rc-config', {
     $('#node-config-input-server').on('change', toggle);
     toggle();
     $('#rc-config-test').on('click', () => {
-      const out = $('#rc-config-test-result').removeClass('rc-ok rc-error').text(RED._('rc-config.test.running'));
+      const out = $('#rc-config-test-result')
+        .removeClass('rc-ok rc-error')
+        .text(RED._('rc-config.test.running'));
       const body = {
         id,
         server: $('#node-config-input-server').val(),
@@ -39,7 +40,12 @@ RED.nodes.registerType('rc-config', {
         clientSecret: $('#node-config-input-clientSecret').val(),
         jwt: $('#node-config-input-jwt').val(),
       };
-      $.ajax({ url: 'rc-archiver/rc-config/test', type: 'POST', contentType: 'application/json', data: JSON.stringify(body) })
+      $.ajax({
+        url: 'rc-archiver/rc-config/test',
+        type: 'POST',
+        contentType: 'application/json',
+        data: JSON.stringify(body),
+      })
         .done((r: Record<string, unknown>) => {
           if (!r.ok) {
             out.addClass('rc-error').text(String(r.error));

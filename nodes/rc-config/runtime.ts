@@ -23,7 +23,8 @@ const PASSWORD_PLACEHOLDER = '__PWRD__';
 
 function serverSetting(def: { server?: unknown; serverUrl?: unknown }): string | undefined {
   const server = typeof def.server === 'string' ? def.server : '';
-  if (server === 'custom') return typeof def.serverUrl === 'string' && def.serverUrl.trim() ? def.serverUrl.trim() : undefined;
+  if (server === 'custom')
+    return typeof def.serverUrl === 'string' && def.serverUrl.trim() ? def.serverUrl.trim() : undefined;
   return server || undefined;
 }
 
@@ -56,34 +57,42 @@ export default function register(RED: RED): void {
   }
 
   RED.nodes.registerType('rc-config', RcConfig, {
-    credentials: { clientId: { type: 'text' }, clientSecret: { type: 'password' }, jwt: { type: 'password' } },
+    credentials: {
+      clientId: { type: 'text' },
+      clientSecret: { type: 'password' },
+      jwt: { type: 'password' },
+    },
   });
 
   // "Test connection" in the edit dialog: uses what is typed in the dialog, falling back to the
   // deployed node's stored secrets (the editor only sends a placeholder for those) and then to
   // the environment.
-  RED.httpAdmin.post('/rc-archiver/rc-config/test', RED.auth.needsPermission('rc-config.write'), (req, res) => {
-    const body = req.body ?? {};
-    const stored = (typeof body.id === 'string' && RED.nodes.getCredentials(body.id)) || {};
-    const pick = (name: 'clientId' | 'clientSecret' | 'jwt') => {
-      const typed = typeof body[name] === 'string' ? (body[name] as string) : '';
-      if (typed && typed !== PASSWORD_PLACEHOLDER) return typed;
-      return stored[name] || undefined;
-    };
-    let probe: RcClient | undefined;
-    Promise.resolve()
-      .then(() => {
-        const settings = configFromEnv({
-          server: serverSetting(body),
-          clientId: pick('clientId'),
-          clientSecret: pick('clientSecret'),
-          jwt: pick('jwt'),
-        });
-        probe = new RcClient({ ...settings, cachePrefix: `rcarchiver-probe-${Date.now()}-` });
-        return probe.testConnection();
-      })
-      .then((result) => res.json({ ok: true, ...result }))
-      .catch((err: unknown) => res.status(200).json({ ok: false, error: errorMessage(err) }))
-      .finally(() => probe?.dispose());
-  });
+  RED.httpAdmin.post(
+    '/rc-archiver/rc-config/test',
+    RED.auth.needsPermission('rc-config.write'),
+    (req, res) => {
+      const body = req.body ?? {};
+      const stored = (typeof body.id === 'string' && RED.nodes.getCredentials(body.id)) || {};
+      const pick = (name: 'clientId' | 'clientSecret' | 'jwt') => {
+        const typed = typeof body[name] === 'string' ? (body[name] as string) : '';
+        if (typed && typed !== PASSWORD_PLACEHOLDER) return typed;
+        return stored[name] || undefined;
+      };
+      let probe: RcClient | undefined;
+      Promise.resolve()
+        .then(() => {
+          const settings = configFromEnv({
+            server: serverSetting(body),
+            clientId: pick('clientId'),
+            clientSecret: pick('clientSecret'),
+            jwt: pick('jwt'),
+          });
+          probe = new RcClient({ ...settings, cachePrefix: `rcarchiver-probe-${Date.now()}-` });
+          return probe.testConnection();
+        })
+        .then((result) => res.json({ ok: true, ...result }))
+        .catch((err: unknown) => res.status(200).json({ ok: false, error: errorMessage(err) }))
+        .finally(() => probe?.dispose());
+    },
+  );
 }

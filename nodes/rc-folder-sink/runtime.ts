@@ -2,6 +2,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { FolderStorage } from '../../lib/storage/folder';
 import type { StorageAdapter } from '../../lib/storage/types';
 import type { Node, RED } from '../shared/red';
+import { translator } from '../shared/i18n';
+import catalog from './locales/en-US/rc-folder-sink.json';
 import { createSink, type SinkDef } from '../shared/sink';
 
 interface FolderSinkDef extends SinkDef {
@@ -9,6 +11,7 @@ interface FolderSinkDef extends SinkDef {
 }
 
 export default function register(RED: RED): void {
+  const t = translator(RED, catalog);
   function FolderSink(this: Node, def: FolderSinkDef) {
     RED.nodes.createNode(this, def);
     const configured = (def.directory || '').trim() || process.env.RC_ARCHIVE_DIR || '';
@@ -25,13 +28,14 @@ export default function register(RED: RED): void {
       def,
       {
         storage() {
-          if (!directory) throw new Error(RED._('rc-folder-sink.errors.noDirectory'));
+          if (!directory) throw new Error(t('rc-folder-sink.errors.noDirectory'));
           storage ??= new FolderStorage(directory);
           return storage;
         },
         close: async () => storage?.close(),
       },
       'rc-folder-sink',
+      t,
     );
   }
   RED.nodes.registerType('rc-folder-sink', FolderSink);

@@ -2,6 +2,8 @@ import { isArchiveItem, type ArchiveItem } from '../../lib/items';
 import type { ApiGroup } from '../../lib/ringcentral/types';
 import type { RcConfigNode } from '../rc-config/runtime';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
+import { translator } from '../shared/i18n';
+import catalog from './locales/en-US/rc-rate-limit.json';
 import { closeAfter, errorMessage, shortText } from '../shared/util';
 
 interface RateLimitDef extends NodeDef {
@@ -42,6 +44,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export default function register(RED: RED): void {
+  const t = translator(RED, catalog);
   function RateLimit(this: Node, def: RateLimitDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -53,14 +56,18 @@ export default function register(RED: RED): void {
     let released = 0;
 
     const showStatus = (extra?: string) => {
-      const text = RED._('rc-rate-limit.status.queue', { queued: queue.length, released });
-      node.status({ fill: queue.length ? 'blue' : 'green', shape: queue.length ? 'ring' : 'dot', text: extra ?? text });
+      const text = t('rc-rate-limit.status.queue', { queued: queue.length, released });
+      node.status({
+        fill: queue.length ? 'blue' : 'green',
+        shape: queue.length ? 'ring' : 'dot',
+        text: extra ?? text,
+      });
     };
 
     const clientFor = (item: ArchiveItem) => {
       const rcNode = RED.nodes.getNode(def.rc || item.rc) as RcConfigNode | null;
       if (!rcNode || typeof rcNode.getClient !== 'function') {
-        throw new Error(RED._('rc-rate-limit.errors.noRc', { rc: def.rc || item.rc }));
+        throw new Error(t('rc-rate-limit.errors.noRc', { rc: def.rc || item.rc }));
       }
       return rcNode.getClient();
     };
@@ -78,7 +85,7 @@ export default function register(RED: RED): void {
             const before = budget.snapshot();
             if (before.pausedUntil && before.pausedUntil > Date.now()) {
               const seconds = Math.ceil((before.pausedUntil - Date.now()) / 1000);
-              showStatus(RED._('rc-rate-limit.status.paused', { group, seconds, queued: queue.length }));
+              showStatus(t('rc-rate-limit.status.paused', { group, seconds, queued: queue.length }));
             }
             await budget.ready(abort.signal);
             if (abort.signal.aborted) break;
@@ -108,13 +115,20 @@ export default function register(RED: RED): void {
       showStatus();
     };
 
+    // One pump at a time; items that arrive while it finishes start the next one.
+    const kick = () => {
+      if (running) return;
+      running = true;
+      pumping = pump().finally(() => {
+        running = false;
+        if (queue.length && !abort.signal.aborted) kick();
+      });
+    };
+
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
       queue.push({ msg, send, done });
       showStatus();
-      if (!running) {
-        running = true;
-        pumping = pump().finally(() => (running = false));
-      }
+      kick();
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

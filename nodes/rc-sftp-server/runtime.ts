@@ -50,6 +50,10 @@ export default function register(RED: RED): void {
     });
   }
   RED.nodes.registerType('rc-sftp-server', SftpServer, {
-    credentials: { password: { type: 'password' }, privateKey: { type: 'password' }, passphrase: { type: 'password' } },
+    credentials: {
+      password: { type: 'password' },
+      privateKey: { type: 'password' },
+      passphrase: { type: 'password' },
+    },
   });
 }

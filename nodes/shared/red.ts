@@ -54,17 +54,27 @@ export interface ExpressResponse {
   send(body: unknown): void;
   setHeader(name: string, value: string): void;
 }
+/**
+ * Node constructors narrow `this` and their config; a method signature keeps that assignable
+ * (method parameters are compared bivariantly).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type NodeConstructor = { construct(this: any, def: any): void }['construct'];
+
 type Handler = (req: ExpressRequest, res: ExpressResponse, next?: () => void) => void;
 
 export interface RED {
   nodes: {
     createNode(node: object, def: NodeDef): void;
-    registerType(type: string, ctor: (this: Node, def: NodeDef) => void, opts?: { credentials?: object }): void;
+    registerType(type: string, ctor: NodeConstructor, opts?: { credentials?: object }): void;
     getNode(id: string): unknown;
     getCredentials(id: string): Record<string, string | undefined> | undefined;
   };
   settings: { userDir?: string; [key: string]: unknown };
-  httpAdmin: { get(path: string, ...handlers: Handler[]): void; post(path: string, ...handlers: Handler[]): void };
+  httpAdmin: {
+    get(path: string, ...handlers: Handler[]): void;
+    post(path: string, ...handlers: Handler[]): void;
+  };
   auth: { needsPermission(permission: string): Handler };
   events: EventEmitter;
   _(key: string, substitutions?: Record<string, unknown>): string;

@@ -5,6 +5,7 @@ import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, validateTemplate } from '../../lib/template';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from './ledger';
+import type { Translate } from './i18n';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './red';
 import { closeAfter, errorMessage, shortText, timeOfDay } from './util';
 
@@ -43,7 +44,14 @@ function validTimeZone(zone: string): boolean {
  * node's storage with a bounded number of transfers at once, and maps the outcome to the two
  * outputs (archived, failed), `done` and the status.
  */
-export function createSink(RED: RED, node: Node, def: SinkDef, target: SinkTarget, i18n: string): void {
+export function createSink(
+  RED: RED,
+  node: Node,
+  def: SinkDef,
+  target: SinkTarget,
+  i18n: string,
+  t: Translate,
+): void {
   const template = (def.template || '').trim() || DEFAULT_TEMPLATE;
   const timeZone = (def.timeZone || '').trim() || 'UTC';
   const sidecar = def.sidecar !== false;
@@ -76,17 +84,26 @@ export function createSink(RED: RED, node: Node, def: SinkDef, target: SinkTarge
 
   const showStatus = () => {
     if (closed) return;
-    const text = RED._(`${i18n}.status.counts`, { archived, failed, active: active + queue.length, time: timeOfDay() });
-    node.status({ fill: failed ? 'yellow' : active ? 'blue' : 'green', shape: active ? 'ring' : 'dot', text });
+    const text = t(`${i18n}.status.counts`, {
+      archived,
+      failed,
+      active: active + queue.length,
+      time: timeOfDay(),
+    });
+    node.status({
+      fill: failed ? 'yellow' : active ? 'blue' : 'green',
+      shape: active ? 'ring' : 'dot',
+      text,
+    });
   };
 
   const archiveOne = async (msg: NodeMessage): Promise<Receipt> => {
     if (setupError) throw new Error(setupError);
     const item = msg.payload;
-    if (!isArchiveItem(item)) throw new Error(RED._(`${i18n}.errors.notItem`));
+    if (!isArchiveItem(item)) throw new Error(t(`${i18n}.errors.notItem`));
     const rcNode = RED.nodes.getNode(item.rc) as RcConfigNode | null;
     if (!rcNode || typeof rcNode.getClient !== 'function') {
-      throw new Error(RED._(`${i18n}.errors.noRc`, { key: item.key, rc: item.rc }));
+      throw new Error(t(`${i18n}.errors.noRc`, { key: item.key, rc: item.rc }));
     }
     // The same item twice at once (a resend after a restart while the first is still going):
     // the second waits for the first instead of writing again.
@@ -115,28 +132,30 @@ export function createSink(RED: RED, node: Node, def: SinkDef, target: SinkTarge
       const job = queue.shift()!;
       active++;
       showStatus();
-      archiveOne(job.msg).then(
-        (receipt) => {
-          archived++;
-          job.msg.receipt = receipt;
-          job.send([job.msg, null]);
-          job.done();
-        },
-        (err: unknown) => {
-          const message = errorMessage(err);
-          if (closed) return job.done();
-          failed++;
-          job.msg.error = { message, source: { id: node.id, type: node.type, name: node.name } };
-          job.send([null, job.msg]);
-          job.done(new Error(message));
-          node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
-        },
-      ).finally(() => {
-        active--;
-        if (!failed || active || queue.length) showStatus();
-        if (!active && !queue.length) settleIdle?.();
-        pump();
-      });
+      archiveOne(job.msg)
+        .then(
+          (receipt) => {
+            archived++;
+            job.msg.receipt = receipt;
+            job.send([job.msg, null]);
+            job.done();
+          },
+          (err: unknown) => {
+            const message = errorMessage(err);
+            if (closed) return job.done();
+            failed++;
+            job.msg.error = { message, source: { id: node.id, type: node.type, name: node.name } };
+            job.send([null, job.msg]);
+            job.done(new Error(message));
+            node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
+          },
+        )
+        .finally(() => {
+          active--;
+          if (!failed || active || queue.length) showStatus();
+          if (!active && !queue.length) settleIdle?.();
+          pump();
+        });
     }
   };
 

@@ -9,9 +9,13 @@ export function errorMessage(err: unknown): string {
   }
 }
 
-/** Status text stays short: Node-RED shows it under the node. */
-export function shortText(text: string, max = 40): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+/**
+ * Status text stays short (Node-RED shows it under the node): request paths are left out, they
+ * are in the log, and the reason comes first.
+ */
+export function shortText(text: string, max = 60): string {
+  const compact = text.replace(/ (GET|POST|PUT|PATCH|DELETE) \/\S+/g, '').replace(/\s+/g, ' ');
+  return compact.length <= max ? compact : `${compact.slice(0, max - 1)}…`;
 }
 
 export function timeOfDay(date = new Date()): string {

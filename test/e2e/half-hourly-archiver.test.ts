@@ -12,7 +12,9 @@ import { root } from '../support/node-red';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { startSshd, type SshdServer } from '../support/sshd';
 
-const example = JSON.parse(readFileSync(join(root, 'examples', 'half-hourly-archiver.json'), 'utf8')) as unknown[];
+const example = JSON.parse(
+  readFileSync(join(root, 'examples', 'half-hourly-archiver.json'), 'utf8'),
+) as unknown[];
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { recursive: true })
@@ -26,11 +28,18 @@ function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string, red?: NodeRedProcess): Promise<void> {
+async function until(
+  check: () => boolean,
+  timeoutMs: number,
+  what: string,
+  red?: NodeRedProcess,
+): Promise<void> {
   const started = Date.now();
   while (!check()) {
     if (Date.now() - started > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n${red.output().slice(-3000)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n${red.output().slice(-3000)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -49,7 +58,13 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     userDir = join(work, 'node-red');
     sshd = await startSshd();
     // A short rate window keeps the test quick; the pacing rules are RingCentral's.
-    sim = await startSimulator({ seed: 42, days: 2, callsPerDay: 15, recordingFraction: 0.6, rateWindowSec: 4 });
+    sim = await startSimulator({
+      seed: 42,
+      days: 2,
+      callsPerDay: 15,
+      recordingFraction: 0.6,
+      rateWindowSec: 4,
+    });
     const keyFile = join(work, 'id_sftp');
     writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
     env = {
@@ -87,7 +102,11 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     for (const rec of expected) {
       const want = sim.expectedContent(rec.id).sha256;
       const found = byHash.get(want) ?? [];
-      assert.equal(found.length, 1, `recording ${rec.id} is in the SFTP root exactly once (found ${found.length})`);
+      assert.equal(
+        found.length,
+        1,
+        `recording ${rec.id} is in the SFTP root exactly once (found ${found.length})`,
+      );
       const sidecar = JSON.parse(readFileSync(join(sshd.root, `${found[0]}.json`), 'utf8'));
       assert.equal(sidecar.archive?.sha256, want, `sidecar of ${found[0]} holds the hash`);
     }
@@ -100,7 +119,12 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     red = await startNodeRed({ userDir, env });
     const expected = sim.allRecordings().length;
     assert.ok(expected >= 10, `the simulator has recordings (${expected})`);
-    await until(() => recordingFiles().length >= expected, 120_000, `${expected} recordings on the SFTP server`, red);
+    await until(
+      () => recordingFiles().length >= expected,
+      120_000,
+      `${expected} recordings on the SFTP server`,
+      red,
+    );
     // Sidecars are written right after each file.
     await new Promise((r) => setTimeout(r, 1000));
     assertArchiveComplete();
@@ -121,7 +145,12 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     assert.ok(recordingFiles().length < expected, 'the kill happened before the cycle finished');
 
     red = await startNodeRed({ userDir, env });
-    await until(() => recordingFiles().length >= expected, 180_000, `all ${expected} recordings after the restart`, red);
+    await until(
+      () => recordingFiles().length >= expected,
+      180_000,
+      `all ${expected} recordings after the restart`,
+      red,
+    );
     await new Promise((r) => setTimeout(r, 1500));
     assertArchiveComplete();
     assert.equal(sim.stats.rateLimited, 0, 'still no 429');

@@ -45,7 +45,10 @@ describe('rc-archive-log and rc-rate-limit', () => {
       helper.getNode('out').on('input', (m: never) => resolve(m)),
     );
     const log = helper.getNode('log');
-    log.receive({ payload: item('a'), receipt: { provider: 'other', path: 'x/a.json', bytes: 3, sha256: 'abc', archivedAt: 'now' } });
+    log.receive({
+      payload: item('a'),
+      receipt: { provider: 'other', path: 'x/a.json', bytes: 3, sha256: 'abc', archivedAt: 'now' },
+    });
     log.receive({ payload: item('b'), error: { message: 'disk full' } });
     const msg = await summary;
     assert.equal(msg.payload.archived, 1);

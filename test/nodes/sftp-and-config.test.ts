@@ -33,8 +33,21 @@ describe('rc-sftp-sink and rc-config', () => {
   function sftpFlow(fingerprint: string) {
     return {
       flow: [
-        { id: 'src', type: 'rc-call-log-source', rc: 'rc', scope: 'account', initialDays: 2, wires: [['sink']] },
-        { id: 'sink', type: 'rc-sftp-sink', server: 'srv', timeZone: 'Europe/Berlin', wires: [['ok'], ['bad']] },
+        {
+          id: 'src',
+          type: 'rc-call-log-source',
+          rc: 'rc',
+          scope: 'account',
+          initialDays: 2,
+          wires: [['sink']],
+        },
+        {
+          id: 'sink',
+          type: 'rc-sftp-sink',
+          server: 'srv',
+          timeZone: 'Europe/Berlin',
+          wires: [['ok'], ['bad']],
+        },
         { id: 'ok', type: 'helper' },
         { id: 'bad', type: 'helper' },
         { id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl },
@@ -56,19 +69,29 @@ describe('rc-sftp-sink and rc-config', () => {
     const { flow, credentials } = sftpFlow(sshd.hostFingerprint);
     await helper.load(nodes, flow, credentials);
     const receipts: Array<{ path: string; sha256: string }> = [];
-    helper.getNode('ok').on('input', (msg: never) => receipts.push((msg as { receipt: { path: string; sha256: string } }).receipt));
+    helper
+      .getNode('ok')
+      .on('input', (msg: never) =>
+        receipts.push((msg as { receipt: { path: string; sha256: string } }).receipt),
+      );
     const expected = sim.allRecordings();
     helper.getNode('src').receive({ payload: 1 });
     const started = Date.now();
-    while (receipts.length < expected.length && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 50));
+    while (receipts.length < expected.length && Date.now() - started < 60_000)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal(receipts.length, expected.length);
     for (const receipt of receipts) {
-      const onDisk = createHash('sha256').update(readFileSync(join(sshd.root, receipt.path))).digest('hex');
+      const onDisk = createHash('sha256')
+        .update(readFileSync(join(sshd.root, receipt.path)))
+        .digest('hex');
       assert.equal(onDisk, receipt.sha256);
     }
     const wanted = new Set(expected.map((r) => sim.expectedContent(r.id).sha256));
     assert.deepEqual(new Set(receipts.map((r) => r.sha256)), wanted);
-    assert.ok(receipts.every((r) => /[+-]\d{4}|CET|CEST|Europe/.test(r.path)), 'the time zone is in the file name');
+    assert.ok(
+      receipts.every((r) => /[+-]\d{4}|CET|CEST|Europe/.test(r.path)),
+      'the time zone is in the file name',
+    );
   });
 
   it('refuses a server whose host key does not match the pinned fingerprint', async () => {
@@ -76,7 +99,9 @@ describe('rc-sftp-sink and rc-config', () => {
     const { flow, credentials } = sftpFlow(wrong);
     await helper.load(nodes, flow, credentials);
     const bad = helper.getNode('bad');
-    const failed = new Promise<{ error: { message: string } }>((resolve) => bad.on('input', (m: never) => resolve(m)));
+    const failed = new Promise<{ error: { message: string } }>((resolve) =>
+      bad.on('input', (m: never) => resolve(m)),
+    );
     helper.getNode('src').receive({ payload: 1 });
     const msg = await failed;
     assert.match(msg.error.message, /host key/i);
@@ -88,24 +113,43 @@ describe('rc-sftp-sink and rc-config', () => {
   });
 
   it('Test connection shows the account and the permissions the app lacks', async () => {
-    await helper.load(nodes, [{ id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl }], {
-      rc: { ...sim.credentials },
-    });
+    await helper.load(
+      nodes,
+      [{ id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl }],
+      {
+        rc: { ...sim.credentials },
+      },
+    );
     const res = await helper
       .request()
       .post('/rc-archiver/rc-config/test')
-      .send({ id: 'rc', server: 'custom', serverUrl: sim.platformUrl, clientId: '', clientSecret: '__PWRD__', jwt: '__PWRD__' })
+      .send({
+        id: 'rc',
+        server: 'custom',
+        serverUrl: sim.platformUrl,
+        clientId: '',
+        clientSecret: '__PWRD__',
+        jwt: '__PWRD__',
+      })
       .expect(200);
     assert.equal(res.body.ok, true, JSON.stringify(res.body));
     assert.equal(res.body.accountId, sim.accountId);
     assert.ok(Array.isArray(res.body.missingPermissions));
-    assert.equal(JSON.stringify(res.body).includes(sim.credentials.clientSecret), false, 'no secret in the answer');
+    assert.equal(
+      JSON.stringify(res.body).includes(sim.credentials.clientSecret),
+      false,
+      'no secret in the answer',
+    );
   });
 
   it('Test connection with a wrong JWT gives a clear error', async () => {
-    await helper.load(nodes, [{ id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl }], {
-      rc: { ...sim.credentials },
-    });
+    await helper.load(
+      nodes,
+      [{ id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl }],
+      {
+        rc: { ...sim.credentials },
+      },
+    );
     const res = await helper
       .request()
       .post('/rc-archiver/rc-config/test')

@@ -1,10 +1,7 @@
 import { mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeRedDir } from './node-red';
-
-const require = createRequire(import.meta.url);
 
 export interface TestHelper {
   init(runtimePath: string, settings?: Record<string, unknown>): void;

@@ -64,7 +64,15 @@ export async function startNodeRed(options: {
   const redJs = join(nodeRedDir(), 'red.js');
   const child = spawn(
     process.execPath,
-    [redJs, '--userDir', options.userDir, '--settings', join(options.userDir, 'settings.js'), '--port', String(port)],
+    [
+      redJs,
+      '--userDir',
+      options.userDir,
+      '--settings',
+      join(options.userDir, 'settings.js'),
+      '--port',
+      String(port),
+    ],
     { env: { ...process.env, ...options.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-const require = createRequire(import.meta.url);
-export const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
+export const root = join(__dirname, '..', '..');
 
 /**
  * The Node-RED the tests run against: Node-RED 5 on Node 22 and later, Node-RED 4.1 on Node 20,

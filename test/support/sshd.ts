@@ -168,15 +168,24 @@ interface Login {
 async function loginUser(): Promise<Login> {
   const current = os.userInfo().username;
   if (process.getuid?.() !== 0) {
-    return { username: current, reason: 'password login needs a dedicated user; tests are not running as root' };
+    return {
+      username: current,
+      reason: 'password login needs a dedicated user; tests are not running as root',
+    };
   }
   try {
     if (!(await userExists(SFTP_TEST_USER))) {
-      await run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', SFTP_TEST_USER]).catch(
-        async (err) => {
-          if (!(await userExists(SFTP_TEST_USER))) throw err; // lost a race with a parallel test
-        },
-      );
+      await run('useradd', [
+        '--system',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        SFTP_TEST_USER,
+      ]).catch(async (err) => {
+        if (!(await userExists(SFTP_TEST_USER))) throw err; // lost a race with a parallel test
+      });
     }
     const password = await testPassword();
     await chpasswd(SFTP_TEST_USER, password);
@@ -219,7 +228,9 @@ function chpasswd(user: string, password: string): Promise<void> {
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd failed: ${err.trim()}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`chpasswd failed: ${err.trim()}`)),
+    );
     child.stdin.end(`${user}:${password}\n`);
   });
 }
@@ -287,7 +298,8 @@ async function waitForBanner(port: number, timeoutMs: number): Promise<void> {
       sock.on('close', () => done(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`sshd did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

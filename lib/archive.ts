@@ -1,0 +1,181 @@
+import { Readable } from 'node:stream';
+import type { ArchiveItem, Receipt } from './items';
+import type { LedgerApi } from './ledger/types';
+import type { ContentFetcher } from './ringcentral/types';
+import type { StorageAdapter } from './storage/types';
+import { extensionFor, renderPath, sidecarPathFor } from './template';
+
+export { hashingStream, HashingStream, hashReadable, ByteCountError } from './storage/hash';
+
+export interface ArchiveDeps {
+  fetcher: ContentFetcher;
+  storage: StorageAdapter;
+  ledger: LedgerApi;
+  /** Name of the sink, written to the ledger with every outcome. */
+  sinkName: string;
+  /** Path template (see lib/template.ts). */
+  template: string;
+  /** IANA zone for the date and time in paths and the sidecar; "UTC" by default in the nodes. */
+  timeZone: string;
+  /** Write `<path>.json` with the item, its record and the archive facts beside the file. */
+  sidecar: boolean;
+  /** Aborts the download and the upload (e.g. when Node-RED stops the sink). */
+  signal?: AbortSignal;
+}
+
+/** The sidecar written beside each file: the item, its RingCentral record and what was stored. */
+export interface Sidecar {
+  [field: string]: unknown;
+  record: unknown;
+  archive: {
+    provider: string;
+    path: string;
+    bytes: number;
+    sha256: string;
+    providerHash?: string;
+    contentType: string;
+    archivedAt: string;
+    timeZone: string;
+  };
+}
+
+/**
+ * Archives one item: streams its content from RingCentral (or serialises its JSON) into storage
+ * at the templated path, hashing on the way, writes the sidecar, and records the outcome in the
+ * ledger. An item the ledger already has as Archived, whose file is still there with the same
+ * size, is not downloaded again.
+ *
+ * On failure the ledger says Failed with the reason and the returned promise rejects with an
+ * error naming the item. An abort through `deps.signal` is not a failure of the item: it keeps its
+ * state (Pending) and is sent again on the next start.
+ */
+export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise<Receipt> {
+  const { fetcher, storage, ledger, sinkName, template, timeZone, sidecar, signal } = deps;
+
+  const known = ledger.get(item.key);
+  const previous = known?.status === 'Archived' ? known.receipt : undefined;
+  if (previous && previous.provider === storage.provider) {
+    const present = await storage.stat(previous.path).catch(() => undefined);
+    if (present && present.bytes === previous.bytes) return { ...previous, alreadyPresent: true };
+  }
+
+  ledger.markAttempt(item.key, sinkName, item);
+  let body: Readable | undefined;
+  try {
+    signal?.throwIfAborted();
+    let contentType: string;
+    let expectedBytes: number | undefined;
+    let extension: string | undefined;
+    if (isUriContent(item.content)) {
+      const response = await fetcher.openContent(item.content.uri, signal ? { signal } : undefined);
+      body = response.body;
+      contentType = response.contentType?.trim() || item.contentType;
+      expectedBytes = response.contentLength;
+      const fromType = extensionFor(contentType);
+      // An unhelpful type (octet-stream, none): let the template use the item's type or file name.
+      extension = fromType === 'bin' ? undefined : fromType;
+    } else if (isJsonContent(item.content)) {
+      const data = Buffer.from(JSON.stringify(item.content.json ?? null, null, 2) + '\n', 'utf8');
+      body = Readable.from([data]);
+      contentType = 'application/json';
+      expectedBytes = data.length;
+      extension = 'json';
+    } else {
+      throw new Error('the item has no content (neither a uri nor json)');
+    }
+
+    const path = renderPath(template, item, { timeZone, extension });
+    const put = await storage.put(path, body, { contentType, expectedBytes, signal });
+    const archivedAt = new Date().toISOString();
+
+    let sidecarPath: string | undefined;
+    if (sidecar) {
+      sidecarPath = sidecarPathFor(put.path);
+      const doc = sidecarFor(item, {
+        provider: storage.provider,
+        path: put.path,
+        bytes: put.bytes,
+        sha256: put.sha256,
+        ...(put.providerHash ? { providerHash: put.providerHash } : {}),
+        contentType,
+        archivedAt,
+        timeZone,
+      });
+      const data = Buffer.from(JSON.stringify(doc, null, 2) + '\n', 'utf8');
+      await storage.put(sidecarPath, Readable.from([data]), {
+        contentType: 'application/json',
+        expectedBytes: data.length,
+        signal,
+      });
+    }
+
+    const receipt: Receipt = {
+      provider: storage.provider,
+      path: put.path,
+      bytes: put.bytes,
+      sha256: put.sha256,
+      ...(put.providerHash ? { providerHash: put.providerHash } : {}),
+      ...(sidecarPath ? { sidecarPath } : {}),
+      alreadyPresent: put.alreadyPresent,
+      archivedAt,
+    };
+    ledger.markArchived(item.key, sinkName, receipt, item);
+    return receipt;
+  } catch (err) {
+    if (body && !body.destroyed) body.destroy();
+    const reason = redact(messageOf(err));
+    if (signal?.aborted) {
+      throw new Error(
+        `archiving ${item.key} was stopped; it stays ${known?.status ?? 'Pending'} and is sent again`,
+        {
+          cause: err,
+        },
+      );
+    }
+    try {
+      ledger.markFailed(item.key, sinkName, reason, item);
+    } catch (ledgerErr) {
+      throw new Error(
+        `cannot archive ${item.key}: ${reason} (and the ledger could not record it: ${messageOf(ledgerErr)})`,
+        { cause: err },
+      );
+    }
+    throw new Error(`cannot archive ${item.key}: ${reason}`, { cause: err });
+  }
+}
+
+function isUriContent(content: unknown): content is { uri: string } {
+  return !!content && typeof (content as { uri?: unknown }).uri === 'string';
+}
+
+function isJsonContent(content: unknown): content is { json: unknown } {
+  return !!content && typeof content === 'object' && 'json' in content;
+}
+
+function sidecarFor(item: ArchiveItem, archive: Sidecar['archive']): Sidecar {
+  // Everything the item says about itself (nothing in it is secret), except the JSON content,
+  // which is the archived file itself.
+  const { content, record, ...fields } = item;
+  return {
+    ...fields,
+    ...(isUriContent(content) ? { content: { uri: redact(content.uri) } } : {}),
+    record,
+    archive,
+  };
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Tokens never reach the ledger, logs or sidecars, even if a lower layer put one in a message. */
+export function redact(text: string): string {
+  return text
+    .replace(
+      /\b(access_token|refresh_token|token|jwt|client_secret|password|signature|sig)=([^&\s#"']+)/gi,
+      '$1=***',
+    )
+    .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer ***')
+    .replace(/\bBasic\s+[A-Za-z0-9+/=]{8,}/g, 'Basic ***');
+}

@@ -1,0 +1,36 @@
+export * from './types';
+export {
+  RateBudget,
+  DEFAULT_GROUP_LIMITS,
+  DEFAULT_PENALTY_SEC,
+  readRateLimitHeaders,
+  type BudgetPermit,
+  type HeaderSource,
+  type RateBudgetOptions,
+  type RateLimitHeaders,
+} from './budget';
+export { groupFor, lookupGroup, pathOf, type ThrottlingGroup } from './groups';
+export { RcApiError, redactSecrets, type RcApiErrorDetails } from './errors';
+export { ContentBody } from './content';
+export {
+  RcClient,
+  resolveServer,
+  configFromEnv,
+  RC_SERVERS,
+  REQUIRED_PERMISSIONS,
+  type RcClientOptions,
+  type RcConnectionSettings,
+  type RequestOptions,
+  type QueryValue,
+  type LogLevel,
+  type ListCallLogOptions,
+  type CallLogRecord,
+  type CallLogRecordBase,
+  type CallLogLeg,
+  type CallLogRecording,
+  type CallLogParty,
+  type CallLogExtensionRef,
+  type CallLogPage,
+  type PageNavigation,
+  type ConnectionInfo,
+} from './client';

@@ -1,0 +1,328 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { archiveItem, hashingStream, redact, type ArchiveDeps } from '../../lib/archive';
+import type { ArchiveItem } from '../../lib/items';
+import { Ledger } from '../../lib/ledger/index';
+import type { ContentFetcher, ContentResponse } from '../../lib/ringcentral/types';
+import { FolderStorage } from '../../lib/storage/folder';
+import { DEFAULT_TEMPLATE, renderPath } from '../../lib/template';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) =>
+      path.relative(dir, path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)),
+    )
+    .sort();
+}
+
+function recording(id: string, extra: Partial<ArchiveItem> = {}): ArchiveItem {
+  return {
+    key: `CallRecording:${id}`,
+    kind: 'CallRecording',
+    accountId: '1000',
+    extensionId: '2000',
+    extensionNumber: '101',
+    ownerName: 'Alice Smith',
+    from: '+15550001111',
+    to: ['+15550002222'],
+    direction: 'Inbound',
+    createdAt: '2024-05-01T22:30:00.000Z',
+    fileName: `${id}.mp3`,
+    contentType: 'audio/mpeg',
+    content: { uri: `https://media.example/restapi/v1.0/account/1000/recording/${id}/content` },
+    record: { id: `log-${id}`, sessionId: 's1', recording: { id } },
+    rc: 'rc-node',
+    ...extra,
+  };
+}
+
+interface FakeFetcher extends ContentFetcher {
+  calls: string[];
+  lastBody?: Readable;
+}
+
+/** Serves `data` as the content, or fails the way `mode` says. */
+function fakeFetcher(
+  data: Buffer,
+  opts: {
+    contentType?: string;
+    contentLength?: number | null;
+    mode?: 'ok' | 'cut' | 'reject' | 'stall';
+  } = {},
+): FakeFetcher {
+  const fetcher: FakeFetcher = {
+    calls: [],
+    async openContent(uri: string): Promise<ContentResponse> {
+      fetcher.calls.push(uri);
+      if (opts.mode === 'reject') {
+        throw new Error(
+          `HTTP 404 for ${uri}?access_token=SECRET-TOKEN-123 (Authorization: Bearer abc.def.ghi)`,
+        );
+      }
+      let offset = 0;
+      const half = Math.floor(data.length / 2);
+      const body = new Readable({
+        read() {
+          if (opts.mode === 'cut' && offset >= half) {
+            setImmediate(() => this.destroy(new Error('connection reset by peer')));
+            return;
+          }
+          if (opts.mode === 'stall' && offset >= half) return; // never sends the rest
+          if (offset >= data.length) return void this.push(null);
+          const n = Math.min(16 * 1024, data.length - offset);
+          this.push(data.subarray(offset, offset + n));
+          offset += n;
+        },
+      });
+      fetcher.lastBody = body;
+      return {
+        body,
+        contentType: opts.contentType,
+        contentLength: opts.contentLength === null ? undefined : (opts.contentLength ?? data.length),
+      };
+    },
+  };
+  return fetcher;
+}
+
+describe('archiveItem', () => {
+  let root: string;
+  let storage: FolderStorage;
+  let ledger: Ledger;
+
+  before(() => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'rc-archive-test-'));
+    storage = new FolderStorage(root);
+  });
+  beforeEach(() => {
+    ledger?.close();
+    ledger = Ledger.openMemory();
+  });
+  after(() => {
+    ledger?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  function deps(fetcher: ContentFetcher, extra: Partial<ArchiveDeps> = {}): ArchiveDeps {
+    return {
+      fetcher,
+      storage,
+      ledger,
+      sinkName: 'folder-sink',
+      template: DEFAULT_TEMPLATE,
+      timeZone: 'UTC',
+      sidecar: true,
+      ...extra,
+    };
+  }
+
+  it('stores the file and its sidecar, and records the receipt as Archived', async () => {
+    const item = recording('1001');
+    ledger.recordFound([item], 'src');
+    const data = randomBytes(100_000);
+    const fetcher = fakeFetcher(data, { contentType: 'audio/wav' });
+    const receipt = await archiveItem(item, deps(fetcher, { timeZone: 'Europe/Berlin' }));
+
+    const expectedPath = renderPath(DEFAULT_TEMPLATE, item, { timeZone: 'Europe/Berlin', extension: 'wav' });
+    assert.equal(receipt.path, expectedPath);
+    assert.match(receipt.path, /2024-05-02.*\.wav$/, 'date in the zone, extension from the response type');
+    assert.equal(receipt.provider, 'folder');
+    assert.equal(receipt.bytes, data.length);
+    assert.equal(receipt.sha256, sha256(data));
+    assert.equal(receipt.alreadyPresent, false);
+    assert.equal(receipt.sidecarPath, `${receipt.path}.json`);
+    assert.deepEqual(readFileSync(path.join(root, receipt.path)), data);
+    assert.deepEqual(fetcher.calls, [(item.content as { uri: string }).uri]);
+
+    const sidecar = JSON.parse(readFileSync(path.join(root, receipt.sidecarPath!), 'utf8'));
+    assert.equal(sidecar.key, item.key);
+    assert.equal(sidecar.ownerName, 'Alice Smith');
+    assert.deepEqual(sidecar.record, item.record);
+    assert.deepEqual(sidecar.content, item.content);
+    assert.deepEqual(sidecar.archive, {
+      provider: 'folder',
+      path: receipt.path,
+      bytes: data.length,
+      sha256: sha256(data),
+      contentType: 'audio/wav',
+      archivedAt: receipt.archivedAt,
+      timeZone: 'Europe/Berlin',
+    });
+
+    const row = ledger.get(item.key)!;
+    assert.equal(row.status, 'Archived');
+    assert.equal(row.sink, 'folder-sink');
+    assert.deepEqual(row.receipt, receipt);
+    assert.equal(row.attempts, 1);
+    assert.deepEqual(
+      walk(root).filter((f) => f.endsWith('.part')),
+      [],
+    );
+  });
+
+  it('a second run skips the download when the archived file is still there', async () => {
+    const item = recording('1002');
+    ledger.recordFound([item], 'src');
+    const data = randomBytes(5000);
+    const first = await archiveItem(item, deps(fakeFetcher(data)));
+    const fetcher = fakeFetcher(data);
+    const second = await archiveItem(item, deps(fetcher));
+    assert.deepEqual(fetcher.calls, [], 'the fetcher was not called');
+    assert.deepEqual(second, { ...first, alreadyPresent: true });
+    assert.equal(ledger.get(item.key)!.attempts, 1);
+
+    // Gone from storage: downloaded again.
+    unlinkSync(path.join(root, first.path));
+    const third = await archiveItem(item, deps(fetcher));
+    assert.equal(fetcher.calls.length, 1);
+    assert.equal(third.alreadyPresent, false);
+    assert.deepEqual(readFileSync(path.join(root, third.path)), data);
+  });
+
+  it('an identical file left by an earlier run (not yet in the ledger) is reported as already present', async () => {
+    const item = recording('1003');
+    const data = randomBytes(3000);
+    await archiveItem(item, deps(fakeFetcher(data)));
+    ledger.close();
+    ledger = Ledger.openMemory(); // the ledger lost the receipt, the file is there
+    const receipt = await archiveItem(item, deps(fakeFetcher(data)));
+    assert.equal(receipt.alreadyPresent, true);
+    assert.equal(ledger.get(item.key)!.status, 'Archived', 'an unknown key is recorded from the item');
+  });
+
+  it('a download that fails midway marks the item Failed, leaves no file and destroys the stream', async () => {
+    const item = recording('1004');
+    ledger.recordFound([item], 'src');
+    const fetcher = fakeFetcher(randomBytes(200_000), { mode: 'cut' });
+    await assert.rejects(
+      archiveItem(item, deps(fetcher)),
+      /^Error: cannot archive CallRecording:1004: .*connection reset by peer/,
+    );
+    const row = ledger.get(item.key)!;
+    assert.equal(row.status, 'Failed');
+    assert.match(row.lastError!, /connection reset by peer/);
+    assert.equal(fetcher.lastBody!.destroyed, true);
+    const target = renderPath(DEFAULT_TEMPLATE, item, { timeZone: 'UTC', extension: 'mp3' });
+    assert.equal(existsSync(path.join(root, target)), false);
+    assert.deepEqual(
+      walk(path.dirname(path.join(root, target))).filter((f) => f.includes('1004')),
+      [],
+      'no temporary file',
+    );
+  });
+
+  it('a body shorter than Content-Length fails with a length mismatch', async () => {
+    const item = recording('1005');
+    ledger.recordFound([item], 'src');
+    await assert.rejects(
+      archiveItem(item, deps(fakeFetcher(Buffer.alloc(100), { contentLength: 150 }))),
+      /length mismatch/,
+    );
+    assert.equal(ledger.get(item.key)!.status, 'Failed');
+  });
+
+  it('a failed request is recorded without the tokens in its message', async () => {
+    const item = recording('1006');
+    ledger.recordFound([item], 'src');
+    await assert.rejects(
+      archiveItem(item, deps(fakeFetcher(Buffer.alloc(1), { mode: 'reject' }))),
+      (err: Error) => {
+        assert.match(err.message, /cannot archive CallRecording:1006: HTTP 404/);
+        assert.ok(
+          !err.message.includes('SECRET-TOKEN-123') && !err.message.includes('abc.def.ghi'),
+          err.message,
+        );
+        return true;
+      },
+    );
+    const row = ledger.get(item.key)!;
+    assert.equal(row.status, 'Failed');
+    assert.ok(!row.lastError!.includes('SECRET-TOKEN-123'), row.lastError);
+    assert.equal(redact('x?access_token=abc&b=1 Bearer xyz'), 'x?access_token=***&b=1 Bearer ***');
+  });
+
+  it('an abort stops the download, destroys the stream and leaves the item Pending', async () => {
+    const item = recording('1007');
+    ledger.recordFound([item], 'src');
+    const fetcher = fakeFetcher(randomBytes(100_000), { mode: 'stall' });
+    const ac = new AbortController();
+    const work = archiveItem(item, deps(fetcher, { signal: ac.signal }));
+    setTimeout(() => ac.abort(), 50);
+    await assert.rejects(work, /archiving CallRecording:1007 was stopped/);
+    assert.equal(fetcher.lastBody!.destroyed, true);
+    assert.equal(ledger.get(item.key)!.status, 'Pending');
+  });
+
+  it('stores content.json items as pretty JSON without calling the fetcher', async () => {
+    const record = {
+      id: 'log-77',
+      startTime: '2024-05-01T10:00:00Z',
+      duration: 42,
+      legs: [{ action: 'Phone Call' }],
+    };
+    const item: ArchiveItem = {
+      ...recording('77'),
+      key: 'CallLog:log-77',
+      kind: 'CallLog',
+      fileName: 'log-77.json',
+      contentType: 'application/json',
+      content: { json: record },
+      record,
+    };
+    ledger.recordFound([item], 'src');
+    const fetcher = fakeFetcher(Buffer.alloc(0));
+    const receipt = await archiveItem(item, deps(fetcher));
+    assert.deepEqual(fetcher.calls, []);
+    assert.match(receipt.path, /Call Log\/.*log-77\.json$/);
+    const text = readFileSync(path.join(root, receipt.path), 'utf8');
+    assert.equal(text, JSON.stringify(record, null, 2) + '\n');
+    assert.equal(receipt.sha256, sha256(text));
+    const sidecar = JSON.parse(readFileSync(path.join(root, `${receipt.path}.json`), 'utf8'));
+    assert.equal(sidecar.content, undefined, 'the JSON is the file itself, not repeated');
+    assert.equal(sidecar.archive.contentType, 'application/json');
+    assert.equal(ledger.get(item.key)!.status, 'Archived');
+  });
+
+  it('writes no sidecar when it is off, and takes the extension from the item for octet-stream', async () => {
+    const item = recording('1008');
+    ledger.recordFound([item], 'src');
+    const receipt = await archiveItem(
+      item,
+      deps(
+        fakeFetcher(Buffer.from('mp3 bytes'), {
+          contentType: 'application/octet-stream',
+          contentLength: null,
+        }),
+        {
+          sidecar: false,
+        },
+      ),
+    );
+    assert.match(receipt.path, /\.mp3$/);
+    assert.equal(receipt.sidecarPath, undefined);
+    assert.equal(existsSync(path.join(root, `${receipt.path}.json`)), false);
+  });
+
+  it('hashingStream counts and hashes what passes through', async () => {
+    const h = hashingStream(6);
+    const out: Buffer[] = [];
+    h.on('data', (c: Buffer) => out.push(c));
+    await new Promise<void>((resolve, reject) => {
+      h.on('end', resolve).on('error', reject);
+      h.write('abc');
+      h.end(Buffer.from('def'));
+    });
+    assert.equal(Buffer.concat(out).toString(), 'abcdef');
+    assert.equal(h.bytes, 6);
+    assert.equal(h.sha256, sha256('abcdef'));
+  });
+});

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { RateBudget, readRateLimitHeaders, type BudgetSnapshot } from '../../lib/ringcentral/budget';
+
+// The budget's timers are unref'd (they must never keep Node-RED alive); keep the test alive.
+const keepAlive = setInterval(() => undefined, 1000);
+after(() => clearInterval(keepAlive));
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The most timestamps that fall in any window of `windowMs`. */
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    let n = 0;
+    for (let j = i; j < sorted.length && sorted[j] < sorted[i] + windowMs; j++) n++;
+    most = Math.max(most, n);
+  }
+  return most;
+}
+
+describe('RateBudget', () => {
+  it('never lets more than limit - margin requests into a sliding window', async () => {
+    const budget = new RateBudget('Heavy', { limit: 5, windowSec: 0.3 });
+    const times: number[] = [];
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 17 }, () =>
+        budget.acquire().then((permit) => {
+          times.push(Date.now());
+          permit.done();
+        }),
+      ),
+    );
+    assert.equal(times.length, 17);
+    assert.ok(maxInWindow(times, 300) <= 4, `at most 4 per window, saw ${maxInWindow(times, 300)}`);
+    // 17 requests at 4 per 0.3 s need at least 4 more windows after the first burst.
+    assert.ok(Date.now() - started >= 4 * 300 - 20, `took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 4 * 300 + 600, `took ${Date.now() - started} ms`);
+    budget.dispose();
+  });
+
+  it('counts a request from when its answer arrived (done), and gives back a cancelled slot', async () => {
+    const budget = new RateBudget('Auth', { limit: 2, windowSec: 0.2 }); // capacity 1
+    const first = await budget.acquire();
+    await delay(150);
+    first.done(); // the server answered only now: the slot is busy until now + 0.2 s
+    const start = Date.now();
+    const second = await budget.acquire();
+    assert.ok(Date.now() - start >= 180, `waited ${Date.now() - start} ms`);
+    second.cancel();
+    const t = Date.now();
+    await budget.acquire();
+    assert.ok(Date.now() - t < 50, 'a cancelled permit frees its slot at once');
+    budget.dispose();
+  });
+
+  it('adopts limit and window from the headers the server sent, in any case', async () => {
+    const budget = new RateBudget('Heavy');
+    assert.deepEqual([budget.snapshot().limit, budget.snapshot().windowSec], [10, 60]);
+    assert.equal(budget.observe({ 'x-rate-limit-group': 'light', 'X-Rate-Limit-Limit': '99' }), false);
+    assert.equal(budget.snapshot().limit, 10, 'headers of another group are ignored');
+    const headers = new Headers({
+      'X-RATE-LIMIT-GROUP': 'heavy',
+      'x-rate-limit-limit': '3',
+      'X-Rate-Limit-Window': '0.4',
+    });
+    assert.equal(budget.observe(headers), true);
+    const snap = budget.snapshot();
+    assert.equal(snap.limit, 3);
+    assert.equal(snap.windowSec, 0.4);
+    assert.equal(snap.remaining, 2);
+    const times: number[] = [];
+    await Promise.all([1, 2, 3, 4].map(() => budget.acquire().then(() => times.push(Date.now()))));
+    assert.ok(maxInWindow(times, 400) <= 2);
+    budget.dispose();
+  });
+
+  it('pauses the whole group for Retry-After after a 429, acquire and ready alike', async () => {
+    const budget = new RateBudget('Medium', { penaltySlackMs: 0 });
+    const changes: BudgetSnapshot[] = [];
+    budget.on('change', (s: BudgetSnapshot) => changes.push(s));
+    const start = Date.now();
+    budget.penalize(0.4);
+    const snap = budget.snapshot();
+    assert.ok(snap.pausedUntil && snap.pausedUntil >= start + 400);
+    assert.equal(snap.penalties, 1);
+    assert.ok(snap.remaining > 0, 'the window itself is not full');
+    const resolved: number[] = [];
+    await Promise.all([
+      budget.acquire().then(() => resolved.push(Date.now() - start)),
+      budget.ready().then(() => resolved.push(Date.now() - start)),
+      budget.acquire().then(() => resolved.push(Date.now() - start)),
+    ]);
+    for (const ms of resolved) assert.ok(ms >= 395, `nothing may pass during the penalty (${ms} ms)`);
+    assert.equal(budget.snapshot().pausedUntil, null);
+    assert.ok(changes.length > 0, 'status changes are emitted');
+    budget.dispose();
+  });
+
+  it('pauses at least 30 s when Retry-After is absent', async () => {
+    const budget = new RateBudget('Light');
+    const before = Date.now();
+    budget.penalize();
+    const until = budget.snapshot().pausedUntil ?? 0;
+    assert.ok(until - before >= 30_000, `paused ${until - before} ms`);
+    const waiting = budget.acquire();
+    budget.dispose();
+    await assert.rejects(waiting, /closed/);
+  });
+
+  it("honours the server's Remaining=0 by waiting for the window, and counts others' requests", async () => {
+    const budget = new RateBudget('Heavy');
+    budget.observe({
+      'X-Rate-Limit-Limit': '10',
+      'X-Rate-Limit-Window': '0.4',
+      'X-Rate-Limit-Remaining': '2',
+    });
+    assert.equal(budget.snapshot().usedInWindow, 8, 'requests another process sent count too');
+    assert.equal(budget.snapshot().remaining, 1);
+    budget.observe({
+      'X-Rate-Limit-Limit': '10',
+      'X-Rate-Limit-Window': '0.4',
+      'X-Rate-Limit-Remaining': '0',
+    });
+    assert.ok(budget.snapshot().pausedUntil, 'blocked until the window has passed');
+    const start = Date.now();
+    await budget.acquire();
+    assert.ok(Date.now() - start >= 390, `waited ${Date.now() - start} ms`);
+    budget.dispose();
+  });
+
+  it('serves waiters first come, first served, and drops aborted ones', async () => {
+    const budget = new RateBudget('Heavy', { limit: 2, windowSec: 0.1 }); // one per 0.1 s
+    await budget.acquire();
+    const order: string[] = [];
+    const abort = new AbortController();
+    const waits = ['a', 'b', 'c', 'd'].map((name) =>
+      budget.acquire(name === 'b' ? abort.signal : undefined).then(
+        () => order.push(name),
+        (err: Error) => order.push(`${name}:${err.name}`),
+      ),
+    );
+    const readyWait = budget.ready().then(() => order.push('ready'));
+    assert.equal(budget.snapshot().queued, 5);
+    abort.abort();
+    await Promise.all([...waits, readyWait]);
+    assert.deepEqual(order, ['b:AbortError', 'a', 'c', 'd', 'ready']);
+    budget.dispose();
+  });
+
+  it('ready() resolves when a request could be sent, without counting one', async () => {
+    const budget = new RateBudget('Light', { limit: 3, windowSec: 0.3 });
+    for (let i = 0; i < 5; i++) await budget.ready();
+    assert.equal(budget.snapshot().usedInWindow, 0);
+    await budget.acquire();
+    await budget.acquire();
+    assert.equal(budget.snapshot().remaining, 0);
+    const start = Date.now();
+    await budget.ready();
+    assert.ok(Date.now() - start >= 250, 'ready waits while the window is full');
+    assert.equal(budget.snapshot().usedInWindow, 0, 'the old requests aged out; ready took nothing');
+    budget.dispose();
+  });
+
+  it('dispose() rejects every waiter and later calls', async () => {
+    const budget = new RateBudget('Heavy', { limit: 2, windowSec: 60 });
+    await budget.acquire();
+    const waiting = [budget.acquire(), budget.ready(), budget.acquire()];
+    budget.dispose();
+    for (const w of waiting) await assert.rejects(w, /rate budget \(Heavy\) is closed/);
+    await assert.rejects(budget.acquire(), /closed/);
+  });
+});
+
+describe('readRateLimitHeaders', () => {
+  it('reads X-Rate-Limit-* and Retry-After from Headers, Maps and plain objects', () => {
+    assert.deepEqual(
+      readRateLimitHeaders({
+        'x-rate-limit-group': 'Heavy',
+        'x-rate-limit-limit': '10',
+        'x-rate-limit-remaining': '0',
+        'x-rate-limit-window': '60',
+        'retry-after': '61',
+      }),
+      { group: 'Heavy', limit: 10, remaining: 0, windowSec: 60, retryAfterSec: 61 },
+    );
+    assert.deepEqual(readRateLimitHeaders(new Map([['X-Rate-Limit-Limit', '40']])), { limit: 40 });
+    assert.deepEqual(readRateLimitHeaders(new Headers({ 'X-Rate-Limit-Window': '60' })), { windowSec: 60 });
+    assert.deepEqual(readRateLimitHeaders({ 'X-Rate-Limit-Limit': ['5', '6'] }), { limit: 5 });
+    assert.deepEqual(readRateLimitHeaders({ 'x-rate-limit-limit': 'abc' }), {});
+    const date = new Date(Date.now() + 10_000).toUTCString();
+    const retry = readRateLimitHeaders({ 'Retry-After': date }).retryAfterSec ?? 0;
+    assert.ok(retry > 8 && retry <= 10);
+  });
+});

@@ -1,0 +1,358 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import {
+  configFromEnv,
+  RcApiError,
+  RcClient,
+  resolveServer,
+  type RcClientOptions,
+} from '../../lib/ringcentral';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/index';
+
+type Sim = Simulator;
+const sims: Sim[] = [];
+const clients: RcClient[] = [];
+after(async () => {
+  for (const c of clients) await c.dispose();
+  for (const s of sims) await s.close();
+});
+
+async function sim(options: SimulatorOptions = {}): Promise<Sim> {
+  const s = await startSimulator({ seed: 7, days: 3, callsPerDay: 20, ...options });
+  sims.push(s);
+  return s;
+}
+
+function client(s: Sim, options: Partial<RcClientOptions> = {}): RcClient {
+  const c = new RcClient({
+    ...s.credentials,
+    server: s.platformUrl,
+    cachePrefix: `test-${clients.length}-`,
+    retryBaseMs: 20,
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+async function sha256Of(stream: Readable): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const longAgo = () => new Date(Date.now() - 30 * 86_400_000).toISOString();
+
+describe('settings', () => {
+  it('resolves servers and fills settings from the environment', () => {
+    assert.equal(resolveServer('production'), 'https://platform.ringcentral.com');
+    assert.equal(resolveServer('sandbox'), 'https://platform.devtest.ringcentral.com');
+    assert.equal(resolveServer('http://127.0.0.1:8080/'), 'http://127.0.0.1:8080');
+    assert.throws(() => resolveServer('ftp://example.com'), /http\(s\)/);
+    assert.throws(() => resolveServer('not a url'), /not valid/);
+    const env = { RC_CLIENT_ID: 'id', RC_CLIENT_SECRET: 'secret', RC_JWT: 'jwt', RC_SERVER: 'sandbox' };
+    assert.deepEqual(configFromEnv({ clientId: '', jwt: 'own' }, env), {
+      server: 'https://platform.devtest.ringcentral.com',
+      clientId: 'id',
+      clientSecret: 'secret',
+      jwt: 'own',
+    });
+    assert.throws(
+      () => configFromEnv({ clientId: 'x' }, {}),
+      /missing: client secret \(RC_CLIENT_SECRET\), JWT \(RC_JWT\)/,
+    );
+  });
+});
+
+describe('content URIs', () => {
+  it('never sends the access token to a host that is not RingCentral', async () => {
+    const c = new RcClient({ server: 'production', clientId: 'id', clientSecret: 'secret', jwt: 'jwt' });
+    clients.push(c);
+    await assert.rejects(c.openContent('https://evil.example.com/restapi/v1.0/x'), /not a RingCentral host/);
+    await assert.rejects(c.openContent('http://media.ringcentral.com/x'), /only sent over https/);
+    await assert.rejects(c.openContent('file:///etc/passwd'), /only http\(s\)/);
+    await assert.rejects(
+      c.request('GET', 'https://ringcentral.com.evil.example/x'),
+      /not a RingCentral host/,
+    );
+    assert.equal(c.stats.requests, 0);
+    assert.equal(c.budget('Heavy').snapshot().usedInWindow, 0, 'nothing was sent');
+  });
+});
+
+describe('RcClient against the simulator', () => {
+  it('logs in lazily and pages through the call log, every record once', async () => {
+    const s = await sim();
+    const c = client(s);
+    assert.equal(s.stats.logins, 0, 'no login before the first request');
+    const ids: string[] = [];
+    let pages = 0;
+    for await (const records of c.listCallLog({ scope: 'account', dateFrom: longAgo(), perPage: 7 })) {
+      pages++;
+      ids.push(...records.map((r) => r.id));
+    }
+    const expected = s.allCalls().map((call) => call.id);
+    assert.ok(pages > 3, `several pages (${pages})`);
+    assert.equal(new Set(ids).size, ids.length, 'no record twice');
+    assert.deepEqual([...ids].sort(), [...expected].sort());
+    assert.equal(s.stats.logins, 1);
+    assert.equal(s.stats.rateLimited, 0);
+    const calls = s.requestLog.filter((r) => r.operationId === 'readCompanyCallLog');
+    assert.ok(
+      calls.every((r) => /dateFrom=/.test(r.path)),
+      'dateFrom is always sent',
+    );
+  });
+
+  it('refreshes a short-lived token ahead of expiry without exhausting Auth', async () => {
+    const s = await sim({ accessTokenTtlSec: 3 });
+    const c = client(s);
+    const start = Date.now();
+    while (Date.now() - start < 5_500) {
+      // concurrent requests share one refresh: a refresh token is single-use
+      await Promise.all([1, 2, 3].map(() => c.request('GET', '/restapi/v1.0/account/~')));
+      await delay(400);
+    }
+    const stats = s.stats;
+    assert.equal(stats.logins, 1);
+    assert.ok(stats.refreshes >= 1 && stats.refreshes <= 3, `refreshes: ${stats.refreshes}`);
+    assert.equal(stats.refreshFailures, 0);
+    assert.equal(stats.unauthorized, 0, 'never sent an expired token');
+    assert.equal(stats.rateLimited, 0);
+    assert.equal(c.budget('Auth').snapshot().penalties, 0);
+  });
+
+  it('logs in again with the JWT when tokens are revoked or a refresh is refused', async () => {
+    const s = await sim({ accessTokenTtlSec: 2, rateWindowSec: 2 }); // 5 Auth requests: pace them quickly
+    const c = client(s);
+    await c.request('GET', '/restapi/v1.0/account/~');
+    s.revokeAllTokens();
+    // the access token is still fresh locally: the API answers 401, one login, one retry
+    await c.request('GET', '/restapi/v1.0/account/~');
+    assert.equal(s.stats.logins, 2);
+    s.expireAccessTokens();
+    await c.request('GET', '/restapi/v1.0/account/~');
+    assert.equal(s.stats.logins, 3);
+    s.revokeAllTokens();
+    await delay(1700); // close to expiry: the client refreshes, is refused, logs in
+    await c.request('GET', '/restapi/v1.0/account/~');
+    const stats = s.stats;
+    assert.equal(stats.refreshFailures, 1);
+    assert.equal(stats.logins, 4);
+    assert.equal(stats.rateLimited, 0);
+  });
+
+  it('retries 5xx answers and reports invalid JSON clearly', async () => {
+    const s = await sim();
+    const c = client(s);
+    s.fault({ kind: 'status', status: 503, match: '/extension/~', times: 2, retryAfterSec: 0.05 });
+    const ext = await c.request<{ id: number }>('GET', '/restapi/v1.0/account/~/extension/~');
+    assert.ok(ext.id);
+    s.fault({ kind: 'status', status: 500, match: '/extension/~', times: 5 });
+    await assert.rejects(c.request('GET', '/restapi/v1.0/account/~/extension/~'), (err: RcApiError) => {
+      assert.ok(err instanceof RcApiError);
+      assert.equal(err.status, 500);
+      return true;
+    });
+    s.clearFaults();
+    s.fault({ kind: 'malformed', match: '/call-log' });
+    await assert.rejects(
+      c.request('GET', '/restapi/v1.0/account/~/call-log', { query: { dateFrom: longAgo() } }),
+      (err: RcApiError) => {
+        assert.ok(err instanceof RcApiError);
+        assert.match(
+          err.message,
+          /RingCentral answered GET \/restapi\/v1\.0\/account\/~\/call-log with invalid JSON/,
+        );
+        assert.equal(err.errorCode, 'InvalidJson');
+        return true;
+      },
+    );
+  });
+
+  it('gives up on a silent server after requestTimeoutMs and tries again', async () => {
+    const s = await sim();
+    const c = client(s, { requestTimeoutMs: 300 });
+    await c.request('GET', '/restapi/v1.0/account/~');
+    s.fault({ kind: 'slow', delayMs: 1500, match: '/extension/~', times: 1 });
+    const t = Date.now();
+    const ext = await c.request<{ id: number }>('GET', '/restapi/v1.0/account/~/extension/~');
+    assert.ok(ext.id);
+    assert.ok(Date.now() - t < 1200, 'did not wait for the slow answer');
+    s.fault({ kind: 'slow', delayMs: 1500, match: '/extension/~', times: 4 });
+    await assert.rejects(c.request('GET', '/restapi/v1.0/account/~/extension/~'), (err: RcApiError) => {
+      assert.equal(err.errorCode, 'Timeout');
+      assert.match(
+        err.message,
+        /did not answer GET \/restapi\/v1\.0\/account\/~\/extension\/~ within 0\.3 s/,
+      );
+      return true;
+    });
+  });
+
+  it('reports API errors with status and errorCode, never secrets', async () => {
+    const s = await sim();
+    const c = client(s);
+    const err = (await c
+      .request('GET', '/restapi/v1.0/account/~/recording/nope')
+      .catch((e: unknown) => e)) as RcApiError;
+    assert.ok(err instanceof RcApiError);
+    assert.equal(err.status, 404);
+    assert.equal(err.errorCode, 'CMN-102');
+    const bad = client(s, { jwt: s.credentials.jwt + 'x' });
+    const loginErr = (await bad
+      .request('GET', '/restapi/v1.0/account/~')
+      .catch((e: unknown) => e)) as RcApiError;
+    assert.ok(loginErr instanceof RcApiError);
+    assert.equal(loginErr.status, 400);
+    assert.equal(loginErr.errorCode, 'invalid_grant');
+    const text = JSON.stringify({ ...loginErr, message: loginErr.message, stack: loginErr.stack });
+    for (const secret of [s.credentials.jwt, s.credentials.clientSecret]) assert.ok(!text.includes(secret));
+    assert.ok(!('request' in loginErr) && !('response' in loginErr));
+  });
+
+  it('streams content whose SHA-256 matches, and a Heavy burst causes no 429', async () => {
+    const s = await sim({ rateWindowSec: 1, rateLimits: { Heavy: 10 }, days: 6 });
+    const c = client(s);
+    const recordings = s.allRecordings().slice(0, 40);
+    assert.equal(recordings.length, 40);
+    const start = Date.now();
+    const results = await Promise.all(
+      recordings.map(async (rec) => {
+        const content = await c.openContent(rec.contentUri);
+        return { rec, content, digest: await sha256Of(content.body) };
+      }),
+    );
+    for (const { rec, content, digest } of results) {
+      const expected = s.expectedContent(rec.id);
+      assert.equal(digest.sha256, expected.sha256);
+      assert.equal(digest.bytes, expected.bytes);
+      assert.equal(content.contentLength, expected.bytes);
+      assert.equal(content.contentType, expected.contentType);
+    }
+    assert.equal(s.stats.rateLimited, 0, 'pacing kept every request within the limit');
+    assert.ok(Date.now() - start >= 3_000, 'the burst was spread over the windows');
+    const snap = c.budget('Heavy').snapshot();
+    assert.equal(snap.limit, 10);
+    assert.equal(snap.windowSec, 1, 'the window came from the headers');
+  });
+
+  it('fetches a content URI with an explicit port as given', async () => {
+    const s = await sim();
+    const c = client(s);
+    const rec = s.allRecordings()[0];
+    const url = new URL(rec.contentUri);
+    const explicit = `${url.protocol}//${url.hostname}:${url.port}${url.pathname}`;
+    const content = await c.openContent(explicit);
+    assert.equal((await sha256Of(content.body)).sha256, s.expectedContent(rec.id).sha256);
+  });
+
+  it('fails a download cut short, reset or stalled', async () => {
+    const s = await sim();
+    const c = client(s, { idleTimeoutMs: 400 });
+    const [a, b, d] = s.allRecordings().filter((r) => r.bytes > 10_000);
+    s.fault({ kind: 'close-early', host: 'media', match: a.id, afterBytes: 5000 });
+    const cut = await c.openContent(a.contentUri);
+    await assert.rejects(sha256Of(cut.body), new RegExp(`ended after 5000 of ${a.bytes} bytes`));
+
+    s.fault({ kind: 'reset', host: 'media', match: b.id, afterBytes: 3000 });
+    const reset = await c.openContent(b.contentUri);
+    await assert.rejects(sha256Of(reset.body), (err: Error) => {
+      assert.match(err.message, /ended after|ECONNRESET|aborted/);
+      return true;
+    });
+
+    s.fault({ kind: 'stall', host: 'media', match: d.id, afterBytes: 2000 });
+    const stalled = await c.openContent(d.contentUri);
+    const t = Date.now();
+    await assert.rejects(sha256Of(stalled.body), /stalled: no data for 0\.4 s after 2000 of/);
+    assert.ok(Date.now() - t < 3000);
+  });
+
+  it('aborts the download when its body is destroyed', async () => {
+    const s = await sim({ days: 1, callsPerDay: 6, recordingBytes: { min: 4_000_000, max: 5_000_000 } });
+    const c = client(s);
+    const rec = s.allRecordings()[0];
+    const opened = await c.openContent(rec.contentUri);
+    await new Promise((resolve) => opened.body.once('data', resolve));
+    opened.body.destroy();
+    for (let i = 0; i < 100 && s.stats.downloads.failed === 0; i++) await delay(20);
+    assert.equal(s.stats.downloads.failed, 1, 'the server saw the download aborted');
+    assert.equal(s.stats.downloads.completed, 0);
+  });
+
+  it('after a 429 pauses the group for Retry-After and sends nothing during the penalty', async () => {
+    const s = await sim({ rateWindowSec: 2, rateLimits: { Heavy: 10 } });
+    const other = client(s); // another node-red, same login, its own budget
+    const c = client(s);
+    const recs = s.allRecordings().slice(0, 18);
+    await Promise.all(
+      recs.slice(0, 9).map(async (r) => sha256Of((await other.openContent(r.contentUri)).body)),
+    );
+    s.resetStats();
+    const digests = await Promise.all(
+      recs.slice(9).map(async (r) => (await sha256Of((await c.openContent(r.contentUri)).body)).sha256),
+    );
+    assert.deepEqual(
+      digests,
+      recs.slice(9).map((r) => s.expectedContent(r.id).sha256),
+    );
+    const heavy = s.requestLog.filter((r) => r.group === 'Heavy');
+    const limited = heavy.filter((r) => r.status === 429);
+    assert.ok(limited.length >= 1, 'the other process had used the window up');
+    const lastLimited = Math.max(...limited.map((r) => r.at));
+    const firstLimited = Math.min(...limited.map((r) => r.at));
+    assert.ok(lastLimited - firstLimited < 500, 'only requests already on their way met the penalty');
+    const after429 = heavy.filter((r) => r.at > lastLimited);
+    assert.ok(after429.length >= 8);
+    assert.ok(after429.every((r) => r.status === 200));
+    const firstAfter = Math.min(...after429.map((r) => r.at));
+    assert.ok(firstAfter - lastLimited >= 1900, `waited ${firstAfter - lastLimited} ms for the penalty`);
+    assert.ok(c.budget('Heavy').snapshot().penalties >= 1);
+  });
+
+  it('keeps tokens apart between clients, even with the same cachePrefix', async () => {
+    const s = await sim();
+    const a = client(s, { cachePrefix: 'same-' });
+    const b = client(s, { cachePrefix: 'same-' });
+    const c = client(s, { cachePrefix: 'other-' });
+    await a.request('GET', '/restapi/v1.0/account/~');
+    await b.request('GET', '/restapi/v1.0/account/~');
+    await c.request('GET', '/restapi/v1.0/account/~');
+    assert.equal(s.stats.logins, 3, 'each client logged in itself');
+    await a.request('GET', '/restapi/v1.0/account/~');
+    assert.equal(s.stats.logins, 3);
+  });
+
+  it('tests the connection and lists missing permissions', async () => {
+    const s = await sim();
+    const info = await client(s).testConnection();
+    assert.equal(info.accountId, s.accountId);
+    assert.equal(info.extensionId, s.adminExtension.id);
+    assert.equal(info.extensionNumber, s.adminExtension.extensionNumber);
+    assert.equal(info.isAdmin, true);
+    assert.deepEqual(info.missingPermissions, []);
+    s.removePermission('ReadCallRecording');
+    const lacking = await client(s).testConnection();
+    assert.deepEqual(lacking.missingPermissions, ['ReadCallRecording']);
+  });
+
+  it('dispose() rejects waiting requests', async () => {
+    const s = await sim();
+    const c = client(s);
+    await c.request('GET', '/restapi/v1.0/account/~');
+    c.budget('Light').penalize(30);
+    const waiting = c.request('GET', '/restapi/v1.0/account/~');
+    await delay(20);
+    await c.dispose();
+    await assert.rejects(waiting, /closed/);
+    await assert.rejects(c.request('GET', '/restapi/v1.0/account/~'), /closed/);
+  });
+});
