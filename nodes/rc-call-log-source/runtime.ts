@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { ArchiveItem } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
 import { runCallLog } from '../../lib/sources/call-log';
@@ -50,6 +51,8 @@ export default function register(RED: RED): void {
       ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined }
       : undefined;
     const abort = new AbortController();
+    // Every request of a run listens to this one signal.
+    setMaxListeners(0, abort.signal);
     let ledger: LedgerApi | undefined;
     let chain: Promise<void> = Promise.resolve();
     let closed = false;
@@ -79,7 +82,7 @@ export default function register(RED: RED): void {
       if (pending.length) {
         node.log(t('rc-call-log-source.log.resending', { count: pending.length }));
         emit(
-          node.send,
+          (m) => node.send(m),
           pending.map((row) => row.item),
         );
         node.status({

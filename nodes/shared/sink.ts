@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { archiveItem } from '../../lib/archive';
 import { isArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
@@ -58,6 +59,8 @@ export function createSink(
   const concurrency = Math.max(1, Math.min(16, Number(def.concurrency) || 4));
   const sinkName = def.name || `${def.type}:${def.id}`;
   const abort = new AbortController();
+  // Each transfer in flight listens to this one signal.
+  setMaxListeners(0, abort.signal);
   const queue: Job[] = [];
   const inFlight = new Map<string, Promise<Receipt>>();
   let active = 0;

@@ -36,6 +36,9 @@ async function until(
 ): Promise<void> {
   const started = Date.now();
   while (!check()) {
+    if (red && (red.child.exitCode !== null || /Uncaught Exception/.test(red.output()))) {
+      throw new Error(`node-red failed while waiting for ${what}:\n${red.output().slice(-3000)}`);
+    }
     if (Date.now() - started > timeoutMs) {
       throw new Error(
         `timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n${red.output().slice(-3000)}` : ''}`,
@@ -45,7 +48,7 @@ async function until(
   }
 }
 
-describe('example flow end to end: RingCentral simulator → Node-RED → sshd', () => {
+describe('example flow end to end: RingCentral simulator → Node-RED → sshd', { timeout: 600_000 }, () => {
   let sim: Simulator;
   let sshd: SshdServer;
   let work: string;

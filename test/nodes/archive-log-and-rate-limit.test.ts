@@ -24,7 +24,7 @@ function item(id: string, content: ArchiveItem['content'] = { json: { id } }): A
   };
 }
 
-describe('rc-archive-log and rc-rate-limit', () => {
+describe('rc-archive-log and rc-rate-limit', { timeout: 60_000 }, () => {
   before(async () => {
     await helper.startServer();
   });

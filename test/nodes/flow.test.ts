@@ -54,7 +54,7 @@ function statuses(node: TestNode): Array<{ fill?: string; text?: string }> {
   return seen;
 }
 
-describe('flow of nodes with the simulator', () => {
+describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
   let sim: Simulator;
   let archive: string;
   let n = 0;
@@ -177,7 +177,7 @@ describe('flow of nodes with the simulator', () => {
   });
 });
 
-describe('bad configuration', () => {
+describe('bad configuration', { timeout: 60_000 }, () => {
   before(async () => {
     delete process.env.RC_ARCHIVER_LEDGER;
     await new Promise<void>((resolve) => helper.startServer().then(resolve));
