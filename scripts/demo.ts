@@ -8,7 +8,7 @@ import { root } from '../test/support/node-red';
 import { prepareUserDir, startNodeRed } from '../test/support/node-red-process';
 
 const port = Number(process.env.PORT || 1880);
-const demoDir = join(root, '.demo');
+const demoDir = process.env.RC_DEMO_DIR || join(root, '.demo');
 const userDir = join(demoDir, 'node-red');
 const archiveDir = join(demoDir, 'archive');
 
