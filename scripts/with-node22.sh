@@ -17,6 +17,8 @@ if [ ! -d "$headers/include/node" ]; then
   headers=$(find "$node22/node_modules" -maxdepth 4 -type d -path '*/include' -printf '%h\n' | head -1)
 fi
 export PATH="$node22/node_modules/.bin:$PATH"
+# Native modules that tests build (a packed install) compile against Node 22.
+export npm_config_nodedir="$headers"
 echo "with-node22: $(node --version) (headers in $headers)"
 
 binding="$root/node_modules/better-sqlite3/build/Release/better_sqlite3.node"

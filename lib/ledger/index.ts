@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ArchiveItem, ItemStatus, Receipt } from '../items';
-import { explainOpenError, loadDriver, type Database } from './driver';
+import { explainOpenError, loadDriver, type Database, type DriverName } from './driver';
 import { migrate } from './schema';
 import type {
   LedgerAdmin,
@@ -14,7 +14,7 @@ import type {
 
 export type * from './types';
 export { SCHEMA_VERSION } from './schema';
-export { LedgerOpenError } from './driver';
+export { LedgerOpenError, type DriverName } from './driver';
 
 /** Errors and event messages are cut here: enough to diagnose, not a stack dump per row. */
 export const MAX_ERROR_LENGTH = 2000;
@@ -150,6 +150,7 @@ class LedgerCore {
   constructor(
     readonly db: Database,
     readonly file: string,
+    readonly driver: DriverName,
   ) {
     this.s = prepareStatements(db);
   }
@@ -166,10 +167,10 @@ function openCore(file: string): LedgerCore {
       throw explainOpenError(err, file);
     }
   }
-  const Driver = loadDriver(file);
+  const driver = loadDriver(file);
   let db: Database | undefined;
   try {
-    db = new Driver(file, { timeout: BUSY_TIMEOUT_MS });
+    db = driver.open(file, BUSY_TIMEOUT_MS);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!memory) db.pragma('journal_mode = WAL');
     // With WAL, NORMAL loses no committed transaction when the process dies (kill -9, a crash):
@@ -178,7 +179,7 @@ function openCore(file: string): LedgerCore {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, file);
-    return new LedgerCore(db, file);
+    return new LedgerCore(db, file, driver.name);
   } catch (err) {
     try {
       db?.close();
@@ -190,7 +191,8 @@ function openCore(file: string): LedgerCore {
 }
 
 /**
- * The archive ledger on SQLite (better-sqlite3, WAL). `Ledger.open(file)` hands out one handle per
+ * The archive ledger on SQLite (WAL), through better-sqlite3 or, when its native module cannot load,
+ * Node's built-in `node:sqlite` (see loadDriver). `Ledger.open(file)` hands out one handle per
  * caller over one shared connection per file: several Node-RED nodes share it, and the connection
  * closes when the last handle does. A handle's `close()` is idempotent and only ends that handle.
  *
@@ -228,6 +230,11 @@ export class Ledger implements LedgerAdmin {
 
   get file(): string {
     return this.c.file;
+  }
+
+  /** The SQLite driver behind this ledger's connection, for the log. */
+  get driver(): DriverName {
+    return this.c.driver;
   }
 
   get closed(): boolean {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { ArchiveItem, Receipt } from '../../lib/items';
-import { Ledger, LedgerOpenError, MAX_ERROR_LENGTH, SCHEMA_VERSION } from '../../lib/ledger';
-import { explainOpenError } from '../../lib/ledger/driver';
+import { Ledger, LedgerOpenError, MAX_ERROR_LENGTH, SCHEMA_VERSION, type DriverName } from '../../lib/ledger';
+import { explainOpenError, loadDriver } from '../../lib/ledger/driver';
 
 const root = resolve(__dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'rc-ledger-test-'));
@@ -48,387 +48,494 @@ function receipt(path: string): Receipt {
   };
 }
 
-describe('Ledger.recordFound', () => {
-  it('records new items as Pending, returns only those, and moves the cursor', () => {
-    const ledger = Ledger.openMemory();
-    const first = ledger.recordFound([item('1'), item('2')], 'src', { name: 'c', value: 't1' });
-    assert.deepEqual(
-      first.map((i) => i.key),
-      ['CallRecording:1', 'CallRecording:2'],
-    );
-    assert.equal(ledger.getCursor('c'), 't1');
+/** What RC_ARCHIVER_SQLITE said when the tests started: the tests then run only that driver. */
+const forced = process.env.RC_ARCHIVER_SQLITE?.trim();
+const CHOICE: Record<DriverName, string> = { 'better-sqlite3': 'better-sqlite3', 'node:sqlite': 'node' };
 
-    ledger.markArchived('CallRecording:1', 'sink', receipt('a.mp3'));
-    // A look-back re-reads 1 and 2; 3 is new; 3 twice in one page counts once.
-    const second = ledger.recordFound([item('1'), item('2'), item('3'), item('3')], 'src', {
-      name: 'c',
-      value: 't2',
-    });
-    assert.deepEqual(
-      second.map((i) => i.key),
-      ['CallRecording:3'],
-    );
-    assert.equal(ledger.getCursor('c'), 't2');
-    assert.equal(ledger.get('CallRecording:1')?.status, 'Archived', 'a known item keeps its status');
-
-    const row = ledger.get('CallRecording:3');
-    assert.ok(row);
-    assert.equal(row.status, 'Pending');
-    assert.equal(row.attempts, 0);
-    assert.equal(row.source, 'src');
-    assert.equal(row.kind, 'CallRecording');
-    assert.deepEqual(row.item, item('3'));
-    assert.ok(row.firstSeenAt && row.updatedAt);
-    assert.equal(ledger.recordFound([], 'src', { name: 'c', value: 't3' }).length, 0);
-    assert.equal(ledger.getCursor('c'), 't3');
-    ledger.close();
-  });
-
-  it('changes nothing, items or cursor, when the transaction fails half way', () => {
-    const ledger = Ledger.openMemory();
-    ledger.recordFound([item('1')], 'src', { name: 'c', value: 'before' });
-    // JSON.stringify throws on a BigInt: the third item fails after two were inserted.
-    const poisoned = item('bad', { record: { id: 1n } });
-    assert.throws(() =>
-      ledger.recordFound([item('2'), item('3'), poisoned, item('4')], 'src', { name: 'c', value: 'after' }),
-    );
-    assert.equal(ledger.getCursor('c'), 'before');
-    assert.equal(ledger.get('CallRecording:2'), undefined);
-    assert.equal(ledger.get('CallRecording:3'), undefined);
-    assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 0 });
-    assert.deepEqual(ledger.events('CallRecording:2'), []);
-
-    const keyless = { ...item('5'), key: '' };
-    assert.throws(
-      () => ledger.recordFound([item('6'), keyless], 'src', { name: 'c', value: 'after' }),
-      /without a key/,
-    );
-    assert.equal(ledger.get('CallRecording:6'), undefined);
-    assert.equal(ledger.getCursor('c'), 'before');
-    ledger.close();
-  });
-});
-
-describe('Ledger status transitions', () => {
-  it('counts attempts, stores errors and receipts, and writes every step to the audit trail', () => {
-    const ledger = Ledger.openMemory();
-    const key = 'CallRecording:1';
-    ledger.recordFound([item('1')], 'src');
-
-    assert.equal(ledger.markAttempt(key, 'sftp'), true);
-    assert.equal(ledger.get(key)?.attempts, 1);
-    assert.equal(ledger.get(key)?.sink, 'sftp');
-
-    ledger.markFailed(key, 'sftp', `timeout ${'x'.repeat(5000)}`);
-    let row = ledger.get(key)!;
-    assert.equal(row.status, 'Failed');
-    assert.ok(row.lastError?.startsWith('timeout'));
-    assert.equal(row.lastError?.length, MAX_ERROR_LENGTH);
-
-    ledger.markAttempt(key, 'sftp');
-    row = ledger.get(key)!;
-    assert.equal(row.status, 'Pending', 'a retry in progress is Pending again (resent after a crash)');
-    assert.equal(row.attempts, 2);
-
-    const r = receipt('RingCentral Archiver/a.mp3');
-    ledger.markArchived(key, 'sftp', r);
-    row = ledger.get(key)!;
-    assert.equal(row.status, 'Archived');
-    assert.deepEqual(row.receipt, r);
-    assert.equal(row.lastError, undefined);
-    assert.equal(row.attempts, 2);
-
-    ledger.markAttempt(key, 'sftp');
-    assert.equal(ledger.get(key)?.status, 'Archived', 'an attempt never downgrades an Archived item');
-
-    const events = ledger.events(key);
-    assert.deepEqual(
-      events.map((e) => [e.event, e.status, e.sink ?? e.source]),
-      [
-        ['Found', 'Pending', 'src'],
-        ['Attempt', 'Pending', 'sftp'],
-        ['Failed', 'Failed', 'sftp'],
-        ['Attempt', 'Pending', 'sftp'],
-        ['Archived', 'Archived', 'sftp'],
-        ['Attempt', 'Archived', 'sftp'],
-      ],
-    );
-    assert.ok(events[2].message?.startsWith('timeout'));
-    assert.match(events[4].message ?? '', /folder:RingCentral Archiver\/a\.mp3, 42 bytes, sha256 abab/);
-    assert.ok(events.every((e, i) => i === 0 || e.id > events[i - 1].id));
-    ledger.close();
-  });
-
-  it('records an item it did not know when the sink passes it, and audits an unknown key otherwise', () => {
-    const ledger = Ledger.openMemory();
-    const foreign = item('f1');
-    assert.equal(ledger.markAttempt(foreign.key, 'box', foreign), true);
-    assert.equal(ledger.markArchived(foreign.key, 'box', receipt('f1.mp3'), foreign), true);
-    const row = ledger.get(foreign.key)!;
-    assert.equal(row.status, 'Archived');
-    assert.equal(row.source, undefined, 'no source of ours resends it');
-    assert.equal(row.attempts, 1);
-    assert.deepEqual(
-      ledger.events(foreign.key).map((e) => e.event),
-      ['Found', 'Attempt', 'Archived'],
-    );
-    assert.deepEqual(ledger.pending(), []);
-
-    const other = item('f2');
-    ledger.markFailed(other.key, 'box', 'quota exceeded', other);
-    assert.equal(ledger.get(other.key)?.status, 'Failed');
-    assert.equal(ledger.get(other.key)?.lastError, 'quota exceeded');
-
-    assert.equal(ledger.markFailed('CallRecording:ghost', 'box', 'nope'), false);
-    assert.equal(ledger.get('CallRecording:ghost'), undefined);
-    const [ghost] = ledger.events('CallRecording:ghost');
-    assert.equal(ghost.event, 'Failed');
-    assert.match(ghost.message ?? '', /not in the ledger.*nope/);
-
-    assert.throws(
-      () => ledger.markArchived('CallRecording:x', 'box', receipt('x'), item('y')),
-      /given for key/,
-    );
-
-    assert.equal(ledger.upsert(item('u'), 'src'), true);
-    assert.equal(ledger.upsert(item('u'), 'src'), false);
-    assert.equal(ledger.get('CallRecording:u')?.source, 'src');
-    ledger.close();
-  });
-});
-
-describe('Ledger reads', () => {
-  function seeded(): Ledger {
-    const ledger = Ledger.openMemory();
-    ledger.recordFound(
-      [
-        item('a', { createdAt: '2024-05-03T00:00:00Z' }),
-        item('b', { createdAt: '2024-05-01T00:00:00Z', ownerName: 'Zoë Brontë' }),
-        item('c', {
-          createdAt: '2024-05-02T00:00:00Z',
-          kind: 'Voicemail',
-          key: 'Voicemail:c',
-          from: '+442071234567',
-        }),
-        item('d', { createdAt: '2024-05-01T00:00:00Z' }),
-      ],
-      'src1',
-    );
-    ledger.recordFound(
-      [item('e', { createdAt: '2024-04-30T23:00:00+02:00', kind: 'Fax', key: 'Fax:e', ownerName: 'Bob' })],
-      'src2',
-    );
-    ledger.markArchived('CallRecording:a', 'sink', receipt('a'));
-    ledger.markFailed('CallRecording:d', 'sink', 'boom');
-    return ledger;
+/** Why a driver cannot run in this process, or undefined when it can. */
+function unavailable(driver: DriverName): string | undefined {
+  try {
+    loadDriver('(probe)', CHOICE[driver]);
+    return undefined;
+  } catch (err) {
+    const cause = ((err as Error).cause ?? err) as Error;
+    return `${driver} does not load on Node ${process.version} (${String(cause.message).split('\n')[0]})`;
   }
+}
 
-  it('lists Pending items oldest first, of one source when asked', () => {
-    const ledger = seeded();
-    assert.deepEqual(
-      ledger.pending().map((r) => r.key),
-      ['Fax:e', 'CallRecording:b', 'Voicemail:c'],
-    );
-    assert.deepEqual(
-      ledger.pending('src1').map((r) => r.key),
-      ['CallRecording:b', 'Voicemail:c'],
-    );
-    assert.deepEqual(ledger.pending('nobody'), []);
-    ledger.close();
+const nodeSqliteMissing =
+  unavailable('node:sqlite') &&
+  `node:sqlite is not available on Node ${process.version} (it needs 22.13 or later)`;
+
+const crossSkip = nodeSqliteMissing ?? unavailable('better-sqlite3');
+
+/** Why the suite of a driver is skipped. better-sqlite3 is never skipped for failing to load. */
+function skipReason(driver: DriverName): string | undefined {
+  if (forced && forced !== CHOICE[driver] && forced !== driver) {
+    return `RC_ARCHIVER_SQLITE=${forced} runs only that driver`;
+  }
+  return driver === 'node:sqlite' ? nodeSqliteMissing : undefined;
+}
+
+function withDriver<T>(choice: string | undefined, fn: () => T): T {
+  const saved = process.env.RC_ARCHIVER_SQLITE;
+  if (choice === undefined) delete process.env.RC_ARCHIVER_SQLITE;
+  else process.env.RC_ARCHIVER_SQLITE = choice;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.RC_ARCHIVER_SQLITE;
+    else process.env.RC_ARCHIVER_SQLITE = saved;
+  }
+}
+
+/** The whole behaviour, once per driver: both must behave the same. */
+function ledgerSuite(driver: DriverName): void {
+  let saved: string | undefined;
+  before(() => {
+    saved = process.env.RC_ARCHIVER_SQLITE;
+    // The crash test's child processes inherit it too.
+    process.env.RC_ARCHIVER_SQLITE = CHOICE[driver];
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.RC_ARCHIVER_SQLITE;
+    else process.env.RC_ARCHIVER_SQLITE = saved;
   });
 
-  it('filters queries by status, kind, source, text and time, newest first, with paging', () => {
-    const ledger = seeded();
-    const keys = (q: Parameters<Ledger['query']>[0]) => ledger.query(q).map((r) => r.key);
-    assert.deepEqual(keys({}), [
-      'CallRecording:a',
-      'Voicemail:c',
-      'CallRecording:d',
-      'CallRecording:b',
-      'Fax:e',
-    ]);
-    assert.deepEqual(keys({ status: 'Pending' }), ['Voicemail:c', 'CallRecording:b', 'Fax:e']);
-    assert.deepEqual(keys({ status: 'Failed' }), ['CallRecording:d']);
-    assert.deepEqual(keys({ kind: 'Voicemail' }), ['Voicemail:c']);
-    assert.deepEqual(keys({ source: 'src2' }), ['Fax:e']);
-    assert.deepEqual(keys({ text: 'zoË' }), ['CallRecording:b'], 'case-insensitive, Unicode');
-    assert.deepEqual(keys({ text: '2071234' }), ['Voicemail:c'], 'matches the caller number');
-    assert.deepEqual(keys({ text: 'fax:' }), ['Fax:e'], 'matches the key');
-    assert.deepEqual(keys({ text: '%' }), [], 'no wildcards');
-    // createdAt with an offset is stored in UTC: 2024-04-30T21:00Z.
-    assert.deepEqual(keys({ since: '2024-05-01T00:00:00Z' }), [
-      'CallRecording:a',
-      'Voicemail:c',
-      'CallRecording:d',
-      'CallRecording:b',
-    ]);
-    assert.deepEqual(keys({ since: '2024-05-01', until: '2024-05-03' }), [
-      'Voicemail:c',
-      'CallRecording:d',
-      'CallRecording:b',
-    ]);
-    assert.deepEqual(keys({ until: '2024-05-01T00:00:00.000Z' }), ['Fax:e']);
-    assert.deepEqual(keys({ status: 'Pending', source: 'src1', since: '2024-05-02' }), ['Voicemail:c']);
-    assert.deepEqual(keys({ limit: 2 }), ['CallRecording:a', 'Voicemail:c']);
-    assert.deepEqual(keys({ limit: 2, offset: 2 }), ['CallRecording:d', 'CallRecording:b']);
-    assert.deepEqual(keys({ limit: 2, offset: 4 }), ['Fax:e']);
-    assert.equal(ledger.count({ status: 'Pending' }), 3);
-    assert.equal(ledger.count({ text: 'alice', limit: 1 }), 3);
-    ledger.close();
+  describe('Ledger.recordFound', () => {
+    it('records new items as Pending, returns only those, and moves the cursor', () => {
+      const ledger = Ledger.openMemory();
+      const first = ledger.recordFound([item('1'), item('2')], 'src', { name: 'c', value: 't1' });
+      assert.deepEqual(
+        first.map((i) => i.key),
+        ['CallRecording:1', 'CallRecording:2'],
+      );
+      assert.equal(ledger.getCursor('c'), 't1');
+
+      ledger.markArchived('CallRecording:1', 'sink', receipt('a.mp3'));
+      // A look-back re-reads 1 and 2; 3 is new; 3 twice in one page counts once.
+      const second = ledger.recordFound([item('1'), item('2'), item('3'), item('3')], 'src', {
+        name: 'c',
+        value: 't2',
+      });
+      assert.deepEqual(
+        second.map((i) => i.key),
+        ['CallRecording:3'],
+      );
+      assert.equal(ledger.getCursor('c'), 't2');
+      assert.equal(ledger.get('CallRecording:1')?.status, 'Archived', 'a known item keeps its status');
+
+      const row = ledger.get('CallRecording:3');
+      assert.ok(row);
+      assert.equal(row.status, 'Pending');
+      assert.equal(row.attempts, 0);
+      assert.equal(row.source, 'src');
+      assert.equal(row.kind, 'CallRecording');
+      assert.deepEqual(row.item, item('3'));
+      assert.ok(row.firstSeenAt && row.updatedAt);
+      assert.equal(ledger.recordFound([], 'src', { name: 'c', value: 't3' }).length, 0);
+      assert.equal(ledger.getCursor('c'), 't3');
+      ledger.close();
+    });
+
+    it('changes nothing, items or cursor, when the transaction fails half way', () => {
+      const ledger = Ledger.openMemory();
+      ledger.recordFound([item('1')], 'src', { name: 'c', value: 'before' });
+      // JSON.stringify throws on a BigInt: the third item fails after two were inserted.
+      const poisoned = item('bad', { record: { id: 1n } });
+      assert.throws(() =>
+        ledger.recordFound([item('2'), item('3'), poisoned, item('4')], 'src', { name: 'c', value: 'after' }),
+      );
+      assert.equal(ledger.getCursor('c'), 'before');
+      assert.equal(ledger.get('CallRecording:2'), undefined);
+      assert.equal(ledger.get('CallRecording:3'), undefined);
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 0 });
+      assert.deepEqual(ledger.events('CallRecording:2'), []);
+
+      const keyless = { ...item('5'), key: '' };
+      assert.throws(
+        () => ledger.recordFound([item('6'), keyless], 'src', { name: 'c', value: 'after' }),
+        /without a key/,
+      );
+      assert.equal(ledger.get('CallRecording:6'), undefined);
+      assert.equal(ledger.getCursor('c'), 'before');
+      ledger.close();
+    });
   });
 
-  it('counts items by status, of one source when asked', () => {
-    const ledger = seeded();
-    assert.deepEqual(ledger.counts(), { Pending: 3, Archived: 1, Failed: 1 });
-    assert.deepEqual(ledger.counts('src1'), { Pending: 2, Archived: 1, Failed: 1 });
-    assert.deepEqual(ledger.counts('src2'), { Pending: 1, Archived: 0, Failed: 0 });
-    assert.deepEqual(ledger.counts('none'), { Pending: 0, Archived: 0, Failed: 0 });
-    ledger.close();
+  describe('Ledger status transitions', () => {
+    it('counts attempts, stores errors and receipts, and writes every step to the audit trail', () => {
+      const ledger = Ledger.openMemory();
+      const key = 'CallRecording:1';
+      ledger.recordFound([item('1')], 'src');
+
+      assert.equal(ledger.markAttempt(key, 'sftp'), true);
+      assert.equal(ledger.get(key)?.attempts, 1);
+      assert.equal(ledger.get(key)?.sink, 'sftp');
+
+      ledger.markFailed(key, 'sftp', `timeout ${'x'.repeat(5000)}`);
+      let row = ledger.get(key)!;
+      assert.equal(row.status, 'Failed');
+      assert.ok(row.lastError?.startsWith('timeout'));
+      assert.equal(row.lastError?.length, MAX_ERROR_LENGTH);
+
+      ledger.markAttempt(key, 'sftp');
+      row = ledger.get(key)!;
+      assert.equal(row.status, 'Pending', 'a retry in progress is Pending again (resent after a crash)');
+      assert.equal(row.attempts, 2);
+
+      const r = receipt('RingCentral Archiver/a.mp3');
+      ledger.markArchived(key, 'sftp', r);
+      row = ledger.get(key)!;
+      assert.equal(row.status, 'Archived');
+      assert.deepEqual(row.receipt, r);
+      assert.equal(row.lastError, undefined);
+      assert.equal(row.attempts, 2);
+
+      ledger.markAttempt(key, 'sftp');
+      assert.equal(ledger.get(key)?.status, 'Archived', 'an attempt never downgrades an Archived item');
+
+      const events = ledger.events(key);
+      assert.deepEqual(
+        events.map((e) => [e.event, e.status, e.sink ?? e.source]),
+        [
+          ['Found', 'Pending', 'src'],
+          ['Attempt', 'Pending', 'sftp'],
+          ['Failed', 'Failed', 'sftp'],
+          ['Attempt', 'Pending', 'sftp'],
+          ['Archived', 'Archived', 'sftp'],
+          ['Attempt', 'Archived', 'sftp'],
+        ],
+      );
+      assert.ok(events[2].message?.startsWith('timeout'));
+      assert.match(events[4].message ?? '', /folder:RingCentral Archiver\/a\.mp3, 42 bytes, sha256 abab/);
+      assert.ok(events.every((e, i) => i === 0 || e.id > events[i - 1].id));
+      ledger.close();
+    });
+
+    it('records an item it did not know when the sink passes it, and audits an unknown key otherwise', () => {
+      const ledger = Ledger.openMemory();
+      const foreign = item('f1');
+      assert.equal(ledger.markAttempt(foreign.key, 'box', foreign), true);
+      assert.equal(ledger.markArchived(foreign.key, 'box', receipt('f1.mp3'), foreign), true);
+      const row = ledger.get(foreign.key)!;
+      assert.equal(row.status, 'Archived');
+      assert.equal(row.source, undefined, 'no source of ours resends it');
+      assert.equal(row.attempts, 1);
+      assert.deepEqual(
+        ledger.events(foreign.key).map((e) => e.event),
+        ['Found', 'Attempt', 'Archived'],
+      );
+      assert.deepEqual(ledger.pending(), []);
+
+      const other = item('f2');
+      ledger.markFailed(other.key, 'box', 'quota exceeded', other);
+      assert.equal(ledger.get(other.key)?.status, 'Failed');
+      assert.equal(ledger.get(other.key)?.lastError, 'quota exceeded');
+
+      assert.equal(ledger.markFailed('CallRecording:ghost', 'box', 'nope'), false);
+      assert.equal(ledger.get('CallRecording:ghost'), undefined);
+      const [ghost] = ledger.events('CallRecording:ghost');
+      assert.equal(ghost.event, 'Failed');
+      assert.match(ghost.message ?? '', /not in the ledger.*nope/);
+
+      assert.throws(
+        () => ledger.markArchived('CallRecording:x', 'box', receipt('x'), item('y')),
+        /given for key/,
+      );
+
+      assert.equal(ledger.upsert(item('u'), 'src'), true);
+      assert.equal(ledger.upsert(item('u'), 'src'), false);
+      assert.equal(ledger.get('CallRecording:u')?.source, 'src');
+      ledger.close();
+    });
   });
 
-  it('keeps cursors', () => {
-    const ledger = Ledger.openMemory();
-    assert.equal(ledger.getCursor('x'), undefined);
-    ledger.setCursor('x', '2024-05-01T00:00:00.000Z');
-    ledger.setCursor('x', '2024-05-02T00:00:00.000Z');
-    ledger.setCursor('y', 'other');
-    assert.equal(ledger.getCursor('x'), '2024-05-02T00:00:00.000Z');
-    assert.equal(ledger.getCursor('y'), 'other');
-    ledger.close();
-  });
-});
+  describe('Ledger reads', () => {
+    function seeded(): Ledger {
+      const ledger = Ledger.openMemory();
+      ledger.recordFound(
+        [
+          item('a', { createdAt: '2024-05-03T00:00:00Z' }),
+          item('b', { createdAt: '2024-05-01T00:00:00Z', ownerName: 'Zoë Brontë' }),
+          item('c', {
+            createdAt: '2024-05-02T00:00:00Z',
+            kind: 'Voicemail',
+            key: 'Voicemail:c',
+            from: '+442071234567',
+          }),
+          item('d', { createdAt: '2024-05-01T00:00:00Z' }),
+        ],
+        'src1',
+      );
+      ledger.recordFound(
+        [item('e', { createdAt: '2024-04-30T23:00:00+02:00', kind: 'Fax', key: 'Fax:e', ownerName: 'Bob' })],
+        'src2',
+      );
+      ledger.markArchived('CallRecording:a', 'sink', receipt('a'));
+      ledger.markFailed('CallRecording:d', 'sink', 'boom');
+      return ledger;
+    }
 
-describe('Ledger retention', () => {
-  it('prunes old Archived items and events, keeps what is still to do', () => {
-    const ledger = Ledger.openMemory();
-    ledger.recordFound([item('1'), item('2'), item('3')], 'src');
-    ledger.markArchived('CallRecording:1', 's', receipt('1'));
-    ledger.markFailed('CallRecording:2', 's', 'boom');
+    it('lists Pending items oldest first, of one source when asked', () => {
+      const ledger = seeded();
+      assert.deepEqual(
+        ledger.pending().map((r) => r.key),
+        ['Fax:e', 'CallRecording:b', 'Voicemail:c'],
+      );
+      assert.deepEqual(
+        ledger.pending('src1').map((r) => r.key),
+        ['CallRecording:b', 'Voicemail:c'],
+      );
+      assert.deepEqual(ledger.pending('nobody'), []);
+      ledger.close();
+    });
 
-    assert.deepEqual(ledger.prune({}), { items: 0, events: 0 }, 'default: never');
-    assert.deepEqual(ledger.prune({ olderThanDays: 0 }), { items: 0, events: 0 });
-    assert.deepEqual(ledger.prune({ olderThanDays: 30 }), { items: 0, events: 0 }, 'nothing is that old yet');
+    it('filters queries by status, kind, source, text and time, newest first, with paging', () => {
+      const ledger = seeded();
+      const keys = (q: Parameters<Ledger['query']>[0]) => ledger.query(q).map((r) => r.key);
+      assert.deepEqual(keys({}), [
+        'CallRecording:a',
+        'Voicemail:c',
+        'CallRecording:d',
+        'CallRecording:b',
+        'Fax:e',
+      ]);
+      assert.deepEqual(keys({ status: 'Pending' }), ['Voicemail:c', 'CallRecording:b', 'Fax:e']);
+      assert.deepEqual(keys({ status: 'Failed' }), ['CallRecording:d']);
+      assert.deepEqual(keys({ kind: 'Voicemail' }), ['Voicemail:c']);
+      assert.deepEqual(keys({ source: 'src2' }), ['Fax:e']);
+      assert.deepEqual(keys({ text: 'zoË' }), ['CallRecording:b'], 'case-insensitive, Unicode');
+      assert.deepEqual(keys({ text: '2071234' }), ['Voicemail:c'], 'matches the caller number');
+      assert.deepEqual(keys({ text: 'fax:' }), ['Fax:e'], 'matches the key');
+      assert.deepEqual(keys({ text: '%' }), [], 'no wildcards');
+      // createdAt with an offset is stored in UTC: 2024-04-30T21:00Z.
+      assert.deepEqual(keys({ since: '2024-05-01T00:00:00Z' }), [
+        'CallRecording:a',
+        'Voicemail:c',
+        'CallRecording:d',
+        'CallRecording:b',
+      ]);
+      assert.deepEqual(keys({ since: '2024-05-01', until: '2024-05-03' }), [
+        'Voicemail:c',
+        'CallRecording:d',
+        'CallRecording:b',
+      ]);
+      assert.deepEqual(keys({ until: '2024-05-01T00:00:00.000Z' }), ['Fax:e']);
+      assert.deepEqual(keys({ status: 'Pending', source: 'src1', since: '2024-05-02' }), ['Voicemail:c']);
+      assert.deepEqual(keys({ limit: 2 }), ['CallRecording:a', 'Voicemail:c']);
+      assert.deepEqual(keys({ limit: 2, offset: 2 }), ['CallRecording:d', 'CallRecording:b']);
+      assert.deepEqual(keys({ limit: 2, offset: 4 }), ['Fax:e']);
+      assert.equal(ledger.count({ status: 'Pending' }), 3);
+      assert.equal(ledger.count({ text: 'alice', limit: 1 }), 3);
+      ledger.close();
+    });
 
-    const later = new Date(Date.now() + 31 * 86_400_000);
-    assert.deepEqual(ledger.prune({ olderThanDays: 30, now: later }), { items: 1, events: 2 });
-    assert.equal(ledger.get('CallRecording:1'), undefined);
-    assert.deepEqual(ledger.events('CallRecording:1'), []);
-    assert.equal(ledger.get('CallRecording:2')?.status, 'Failed');
-    assert.equal(ledger.events('CallRecording:2').length, 2);
-    assert.equal(ledger.events('CallRecording:3').length, 1);
-    assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 1 });
-    ledger.close();
-  });
-});
+    it('counts items by status, of one source when asked', () => {
+      const ledger = seeded();
+      assert.deepEqual(ledger.counts(), { Pending: 3, Archived: 1, Failed: 1 });
+      assert.deepEqual(ledger.counts('src1'), { Pending: 2, Archived: 1, Failed: 1 });
+      assert.deepEqual(ledger.counts('src2'), { Pending: 1, Archived: 0, Failed: 0 });
+      assert.deepEqual(ledger.counts('none'), { Pending: 0, Archived: 0, Failed: 0 });
+      ledger.close();
+    });
 
-describe('Ledger.open', () => {
-  it('creates the folder, uses WAL and the current schema version', () => {
-    const file = tempFile();
-    const ledger = Ledger.open(file);
-    assert.equal(ledger.file, file);
-    assert.equal(ledger.database.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(ledger.database.pragma('synchronous', { simple: true }), 1, 'NORMAL');
-    assert.equal(ledger.database.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-    ledger.close();
-  });
-
-  it('shares one connection per file and closes it with the last handle', () => {
-    const file = tempFile();
-    const a = Ledger.open(file);
-    const b = Ledger.open(relative(process.cwd(), file));
-    assert.notEqual(a, b);
-    assert.equal(a.database, b.database, 'one connection');
-    a.recordFound([item('1')], 'src', { name: 'c', value: 'v' });
-    assert.equal(b.get('CallRecording:1')?.status, 'Pending');
-
-    a.close();
-    a.close(); // idempotent: must not close the connection under b
-    assert.equal(a.closed, true);
-    assert.throws(() => a.get('CallRecording:1'), /closed/);
-    assert.equal(b.getCursor('c'), 'v');
-    assert.ok(Ledger.openFiles().includes(file));
-    const db = b.database;
-    b.close();
-    assert.equal(db.open, false);
-    assert.ok(!Ledger.openFiles().includes(file));
-
-    const c = Ledger.open(file);
-    assert.notEqual(c.database, db, 'a new connection after the last close');
-    assert.equal(c.getCursor('c'), 'v', 'data persists');
-    c.close();
-  });
-
-  it('refuses a ledger written by a newer schema', () => {
-    const file = tempFile();
-    const ledger = Ledger.open(file);
-    ledger.database.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
-    ledger.close();
-    assert.throws(
-      () => Ledger.open(file),
-      (err: Error) => {
-        assert.match(err.message, /newer release/);
-        assert.ok(err.message.includes(file));
-        return true;
-      },
-    );
-    assert.ok(!Ledger.openFiles().includes(file));
-  });
-
-  it('says which file cannot be opened and why', () => {
-    const blocker = join(tmp, 'a-file');
-    writeFileSync(blocker, 'x');
-    const underFile = join(blocker, 'ledger.sqlite');
-    assert.throws(
-      () => Ledger.open(underFile),
-      (err: Error) => {
-        assert.ok(err.message.includes(underFile), err.message);
-        assert.match(err.message, /Cannot open the archive ledger/);
-        assert.ok(err instanceof LedgerOpenError);
-        return true;
-      },
-    );
-
-    const notDb = join(tmp, 'not-a-db.sqlite');
-    writeFileSync(
-      notDb,
-      'this is not a database, just text that is long enough to have a header.'.repeat(20),
-    );
-    assert.throws(
-      () => Ledger.open(notDb),
-      (err: Error) => {
-        assert.ok(err.message.includes(notDb), err.message);
-        assert.match(err.message, /not an SQLite database/);
-        return true;
-      },
-    );
-    assert.throws(() => Ledger.open(''), /needs a file path/);
+    it('keeps cursors', () => {
+      const ledger = Ledger.openMemory();
+      assert.equal(ledger.getCursor('x'), undefined);
+      ledger.setCursor('x', '2024-05-01T00:00:00.000Z');
+      ledger.setCursor('x', '2024-05-02T00:00:00.000Z');
+      ledger.setCursor('y', 'other');
+      assert.equal(ledger.getCursor('x'), '2024-05-02T00:00:00.000Z');
+      assert.equal(ledger.getCursor('y'), 'other');
+      ledger.close();
+    });
   });
 
-  it('tells the user how to rebuild a missing native module', () => {
-    const missing = new Error(
-      'Could not locate the bindings file. Tried:\n → /x/node_modules/better-sqlite3/build/better_sqlite3.node',
-    );
-    const message = explainOpenError(missing, '/data/ledger.sqlite').message;
-    assert.match(message, /\/data\/ledger\.sqlite/);
-    assert.match(message, /npm rebuild better-sqlite3/);
-    assert.match(message, /npm install-scripts approve better-sqlite3/);
-    assert.match(message, /Could not locate the bindings file/);
-    assert.doesNotMatch(message, /build\/better_sqlite3\.node/, 'first line only');
+  describe('Ledger retention', () => {
+    it('prunes old Archived items and events, keeps what is still to do', () => {
+      const ledger = Ledger.openMemory();
+      ledger.recordFound([item('1'), item('2'), item('3')], 'src');
+      ledger.markArchived('CallRecording:1', 's', receipt('1'));
+      ledger.markFailed('CallRecording:2', 's', 'boom');
 
-    const wrongAbi = Object.assign(
-      new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'),
-      { code: 'ERR_DLOPEN_FAILED' },
-    );
-    assert.match(explainOpenError(wrongAbi, 'f').message, /npm rebuild better-sqlite3/);
+      assert.deepEqual(ledger.prune({}), { items: 0, events: 0 }, 'default: never');
+      assert.deepEqual(ledger.prune({ olderThanDays: 0 }), { items: 0, events: 0 });
+      assert.deepEqual(
+        ledger.prune({ olderThanDays: 30 }),
+        { items: 0, events: 0 },
+        'nothing is that old yet',
+      );
 
-    const io = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' });
-    assert.match(explainOpenError(io, 'f').message, /input\/output error/);
+      const later = new Date(Date.now() + 31 * 86_400_000);
+      assert.deepEqual(ledger.prune({ olderThanDays: 30, now: later }), { items: 1, events: 2 });
+      assert.equal(ledger.get('CallRecording:1'), undefined);
+      assert.deepEqual(ledger.events('CallRecording:1'), []);
+      assert.equal(ledger.get('CallRecording:2')?.status, 'Failed');
+      assert.equal(ledger.events('CallRecording:2').length, 2);
+      assert.equal(ledger.events('CallRecording:3').length, 1);
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 1 });
+      ledger.close();
+    });
   });
-});
 
-describe('Ledger crash safety', () => {
-  const BATCH = 25;
-  const childCode = `
+  describe('Ledger.open', () => {
+    it('creates the folder, uses WAL and the current schema version', () => {
+      const file = tempFile();
+      const ledger = Ledger.open(file);
+      assert.equal(ledger.driver, driver);
+      assert.equal(ledger.file, file);
+      const db = ledger.database;
+      assert.equal(db.name, file);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('synchronous', { simple: true }), 1, 'NORMAL');
+      assert.equal(db.pragma('busy_timeout', { simple: true }), 10_000);
+      assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      const [row] = db.pragma('user_version') as { user_version: number }[];
+      assert.equal(row.user_version, SCHEMA_VERSION, 'without simple: the rows');
+      ledger.close();
+    });
+
+    it('runs transactions as better-sqlite3 does: immediate, undone on error, nested as savepoints', () => {
+      const ledger = Ledger.openMemory();
+      const db = ledger.database;
+      db.exec('CREATE TABLE t (v TEXT)');
+      const insert = db.prepare('INSERT INTO t (v) VALUES (@v)');
+      const values = () =>
+        (db.prepare('SELECT v FROM t ORDER BY rowid').all() as { v: string }[]).map((r) => r.v);
+      const inTransaction = () => {
+        // BEGIN fails inside a transaction: shows that one is open.
+        try {
+          db.exec('BEGIN');
+        } catch {
+          return true;
+        }
+        db.exec('ROLLBACK');
+        return false;
+      };
+      const result = db
+        .transaction(() => {
+          assert.equal(inTransaction(), true);
+          assert.deepEqual(
+            insert.run({ v: 'a', unused: 1 }).changes,
+            1,
+            'extra named parameters are ignored',
+          );
+          assert.throws(
+            () =>
+              db
+                .transaction(() => {
+                  insert.run({ v: 'b' });
+                  throw new Error('inner');
+                })
+                .immediate(),
+            /inner/,
+          );
+          db.transaction(() => insert.run({ v: 'c' })).immediate();
+          return 'done';
+        })
+        .immediate();
+      assert.equal(result, 'done');
+      assert.equal(inTransaction(), false);
+      assert.deepEqual(values(), ['a', 'c'], 'the failed inner one alone was undone');
+      assert.throws(
+        () =>
+          db
+            .transaction(() => {
+              insert.run({ v: 'd' });
+              db.transaction(() => insert.run({ v: 'e' })).immediate();
+              throw new Error('outer');
+            })
+            .immediate(),
+        /outer/,
+      );
+      assert.deepEqual(values(), ['a', 'c'], 'the outer one undoes its nested ones');
+      assert.equal(inTransaction(), false);
+      const run = insert.run({ v: 'f' });
+      assert.equal(run.changes, 1);
+      assert.equal(Number(run.lastInsertRowid), 3);
+      assert.equal(db.prepare('SELECT v FROM t WHERE v = ?').get('zzz'), undefined);
+      ledger.close();
+      assert.equal(db.open, false);
+    });
+
+    it('shares one connection per file and closes it with the last handle', () => {
+      const file = tempFile();
+      const a = Ledger.open(file);
+      const b = Ledger.open(relative(process.cwd(), file));
+      assert.notEqual(a, b);
+      assert.equal(a.database, b.database, 'one connection');
+      a.recordFound([item('1')], 'src', { name: 'c', value: 'v' });
+      assert.equal(b.get('CallRecording:1')?.status, 'Pending');
+
+      a.close();
+      a.close(); // idempotent: must not close the connection under b
+      assert.equal(a.closed, true);
+      assert.throws(() => a.get('CallRecording:1'), /closed/);
+      assert.equal(b.getCursor('c'), 'v');
+      assert.ok(Ledger.openFiles().includes(file));
+      const db = b.database;
+      b.close();
+      assert.equal(db.open, false);
+      assert.ok(!Ledger.openFiles().includes(file));
+
+      const c = Ledger.open(file);
+      assert.notEqual(c.database, db, 'a new connection after the last close');
+      assert.equal(c.getCursor('c'), 'v', 'data persists');
+      c.close();
+    });
+
+    it('refuses a ledger written by a newer schema', () => {
+      const file = tempFile();
+      const ledger = Ledger.open(file);
+      ledger.database.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+      ledger.close();
+      assert.throws(
+        () => Ledger.open(file),
+        (err: Error) => {
+          assert.match(err.message, /newer release/);
+          assert.ok(err.message.includes(file));
+          return true;
+        },
+      );
+      assert.ok(!Ledger.openFiles().includes(file));
+    });
+
+    it('says which file cannot be opened and why', () => {
+      const blocker = join(tmp, 'a-file');
+      writeFileSync(blocker, 'x');
+      const underFile = join(blocker, 'ledger.sqlite');
+      assert.throws(
+        () => Ledger.open(underFile),
+        (err: Error) => {
+          assert.ok(err.message.includes(underFile), err.message);
+          assert.match(err.message, /Cannot open the archive ledger/);
+          assert.ok(err instanceof LedgerOpenError);
+          return true;
+        },
+      );
+
+      const notDb = join(tmp, 'not-a-db.sqlite');
+      writeFileSync(
+        notDb,
+        'this is not a database, just text that is long enough to have a header.'.repeat(20),
+      );
+      assert.throws(
+        () => Ledger.open(notDb),
+        (err: Error) => {
+          assert.ok(err.message.includes(notDb), err.message);
+          assert.match(err.message, /not an SQLite database/);
+          return true;
+        },
+      );
+      assert.throws(() => Ledger.open(''), /needs a file path/);
+    });
+  });
+
+  describe('Ledger crash safety', () => {
+    const BATCH = 25;
+    const childCode = `
     const { Ledger } = require(${JSON.stringify(join(root, 'lib/ledger/index.ts'))});
     const ledger = Ledger.open(process.env.LEDGER_FILE);
     let batch = Number(ledger.getCursor('crash') ?? -1) + 1;
@@ -456,81 +563,241 @@ describe('Ledger crash safety', () => {
     step();
   `;
 
-  function runAndKill(file: string, minBatches: number): Promise<number> {
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '-e', childCode], {
+    function runAndKill(file: string, minBatches: number): Promise<number> {
+      return new Promise((resolvePromise, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '-e', childCode], {
+          cwd: root,
+          env: { ...process.env, LEDGER_FILE: file },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let lastReported = -1;
+        let seen = 0;
+        let stderr = '';
+        let buffer = '';
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the writer made no progress: ${stderr}`));
+        }, 60_000);
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.stdout.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          const lines = buffer.split('\n');
+          buffer = lines.pop()!;
+          for (const line of lines) {
+            lastReported = Number(line);
+            seen++;
+          }
+          // Killed while it is writing: almost surely in the middle of a transaction.
+          if (seen >= minBatches && child.exitCode === null && !child.killed) child.kill('SIGKILL');
+        });
+        child.on('exit', (code, signal) => {
+          clearTimeout(timer);
+          if (signal === 'SIGKILL') resolvePromise(lastReported);
+          else reject(new Error(`the writer exited by itself (${code}): ${stderr}`));
+        });
+      });
+    }
+
+    it('loses no committed transaction and stays consistent when the process is killed', async () => {
+      const file = tempFile();
+      mkdirSync(join(file, '..'), { recursive: true });
+      let previousCursor = -1;
+      for (let round = 0; round < 5; round++) {
+        const reported = await runAndKill(file, 100);
+        const ledger = Ledger.open(file);
+        const db = ledger.database;
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+        const cursor = Number(ledger.getCursor('crash'));
+        assert.ok(
+          cursor >= reported,
+          `cursor ${cursor} is behind what the writer reported committed (${reported})`,
+        );
+        assert.ok(cursor > previousCursor, 'the writer made progress this round');
+        // The items and the cursor moved together: exactly the batches up to the cursor are there.
+        const total = ledger.count({});
+        assert.equal(total, (cursor + 1) * BATCH);
+        const { maxBatch } = db
+          .prepare(
+            `SELECT MAX(CAST(substr(key, 15, instr(substr(key, 15), '-') - 1) AS INTEGER)) AS maxBatch FROM items`,
+          )
+          .get() as { maxBatch: number };
+        assert.equal(maxBatch, cursor);
+        const found = db.prepare(`SELECT COUNT(*) AS n FROM events WHERE event = 'Found'`).get() as {
+          n: number;
+        };
+        assert.equal(found.n, total, 'one Found event per item');
+        const archived = ledger.counts().Archived;
+        // Each batch archives the first item of the one before; a kill between the two may skip one.
+        assert.ok(
+          archived <= cursor && archived >= cursor - 1 - round,
+          `archived ${archived}, cursor ${cursor}`,
+        );
+        const badReceipts = db
+          .prepare(`SELECT COUNT(*) AS n FROM items WHERE status = 'Archived' AND receipt IS NULL`)
+          .get() as { n: number };
+        assert.equal(badReceipts.n, 0);
+        previousCursor = cursor;
+        ledger.close();
+      }
+    });
+  });
+}
+
+for (const driver of ['better-sqlite3', 'node:sqlite'] as const) {
+  const skip = skipReason(driver);
+  describe(`Ledger on ${driver}`, { skip: skip ?? false }, () => ledgerSuite(driver));
+}
+
+describe('Ledger driver choice', () => {
+  // In a fresh process whose better-sqlite3 fails as it does after an install that skipped its
+  // build script: with a wrong or missing native module, or with the package missing.
+  const fallbackChild = `
+    const Module = require('node:module');
+    const realLoad = Module._load;
+    Module._load = function (request, ...rest) {
+      if (request !== 'better-sqlite3') return realLoad.call(this, request, ...rest);
+      if (process.env.FAKE === 'missing') {
+        throw Object.assign(new Error("Cannot find module 'better-sqlite3'\\nRequire stack: x"), { code: 'MODULE_NOT_FOUND' });
+      }
+      // The package loads; its native module fails with the first connection.
+      return function Database() {
+        throw Object.assign(
+          new Error('The module better_sqlite3.node was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'),
+          { code: 'ERR_DLOPEN_FAILED' },
+        );
+      };
+    };
+    const { Ledger } = require(${JSON.stringify(join(root, 'lib/ledger/index.ts'))});
+    try {
+      const ledger = Ledger.open(process.env.LEDGER_FILE);
+      ledger.recordFound([${JSON.stringify(item('1'))}], 'src', { name: 'c', value: 'v' });
+      console.log(JSON.stringify({ driver: ledger.driver }));
+      ledger.close();
+    } catch (err) {
+      console.log(JSON.stringify({ name: err.name, message: err.message }));
+    }
+  `;
+
+  for (const fake of ['wrong-abi', 'missing']) {
+    it(`uses Node's built-in SQLite when better-sqlite3 cannot load (${fake}), else says what to do`, () => {
+      const file = tempFile();
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', fallbackChild], {
         cwd: root,
-        env: { ...process.env, LEDGER_FILE: file },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, RC_ARCHIVER_SQLITE: '', LEDGER_FILE: file, FAKE: fake },
+        encoding: 'utf8',
+        timeout: 60_000,
       });
-      let lastReported = -1;
-      let seen = 0;
-      let stderr = '';
-      let buffer = '';
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the writer made no progress: ${stderr}`));
-      }, 60_000);
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split('\n');
-        buffer = lines.pop()!;
-        for (const line of lines) {
-          lastReported = Number(line);
-          seen++;
-        }
-        // Killed while it is writing: almost surely in the middle of a transaction.
-        if (seen >= minBatches && child.exitCode === null && !child.killed) child.kill('SIGKILL');
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        if (signal === 'SIGKILL') resolvePromise(lastReported);
-        else reject(new Error(`the writer exited by itself (${code}): ${stderr}`));
+      assert.equal(child.status, 0, child.stderr);
+      const out = JSON.parse(child.stdout) as { driver?: string; name?: string; message?: string };
+      if (nodeSqliteMissing) {
+        assert.equal(out.name, 'LedgerOpenError');
+        assert.ok(out.message?.includes(file), out.message);
+        assert.match(out.message ?? '', fake === 'missing' ? /not installed/ : /npm rebuild better-sqlite3/);
+        assert.match(out.message ?? '', /Node\.js 22\.13 or later/);
+        return;
+      }
+      assert.deepEqual(out, { driver: 'node:sqlite' });
+      assert.match(child.stderr, /ExperimentalWarning: SQLite/, 'Node warns; nothing hides it');
+      withDriver('node', () => {
+        const ledger = Ledger.open(file);
+        assert.equal(ledger.get('CallRecording:1')?.status, 'Pending');
+        assert.equal(ledger.getCursor('c'), 'v');
+        ledger.close();
       });
     });
   }
 
-  it('loses no committed transaction and stays consistent when the process is killed', async () => {
+  it('reads a ledger file written by the other driver', { skip: crossSkip ?? false }, () => {
     const file = tempFile();
-    mkdirSync(join(file, '..'), { recursive: true });
-    let previousCursor = -1;
-    for (let round = 0; round < 5; round++) {
-      const reported = await runAndKill(file, 100);
+    withDriver('better-sqlite3', () => {
       const ledger = Ledger.open(file);
-      const db = ledger.database;
-      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      const cursor = Number(ledger.getCursor('crash'));
-      assert.ok(
-        cursor >= reported,
-        `cursor ${cursor} is behind what the writer reported committed (${reported})`,
-      );
-      assert.ok(cursor > previousCursor, 'the writer made progress this round');
-      // The items and the cursor moved together: exactly the batches up to the cursor are there.
-      const total = ledger.count({});
-      assert.equal(total, (cursor + 1) * BATCH);
-      const { maxBatch } = db
-        .prepare(
-          `SELECT MAX(CAST(substr(key, 15, instr(substr(key, 15), '-') - 1) AS INTEGER)) AS maxBatch FROM items`,
-        )
-        .get() as { maxBatch: number };
-      assert.equal(maxBatch, cursor);
-      const found = db.prepare(`SELECT COUNT(*) AS n FROM events WHERE event = 'Found'`).get() as {
-        n: number;
-      };
-      assert.equal(found.n, total, 'one Found event per item');
-      const archived = ledger.counts().Archived;
-      // Each batch archives the first item of the one before; a kill between the two may skip one.
-      assert.ok(
-        archived <= cursor && archived >= cursor - 1 - round,
-        `archived ${archived}, cursor ${cursor}`,
-      );
-      const badReceipts = db
-        .prepare(`SELECT COUNT(*) AS n FROM items WHERE status = 'Archived' AND receipt IS NULL`)
-        .get() as { n: number };
-      assert.equal(badReceipts.n, 0);
-      previousCursor = cursor;
+      assert.equal(ledger.driver, 'better-sqlite3');
+      ledger.recordFound([item('1'), item('2')], 'src', { name: 'c', value: 'b' });
+      ledger.markArchived('CallRecording:1', 'sink', receipt('1.mp3'));
       ledger.close();
+    });
+    withDriver('node', () => {
+      const ledger = Ledger.open(file);
+      assert.equal(ledger.driver, 'node:sqlite');
+      assert.equal(ledger.get('CallRecording:1')?.receipt?.path, '1.mp3');
+      assert.equal(ledger.getCursor('c'), 'b');
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 0 });
+      ledger.markFailed('CallRecording:2', 'sink', 'boom');
+      ledger.recordFound([item('3')], 'src', { name: 'c', value: 'n' });
+      ledger.close();
+    });
+    withDriver('better-sqlite3', () => {
+      const ledger = Ledger.open(file);
+      assert.equal(ledger.driver, 'better-sqlite3');
+      assert.equal(ledger.database.pragma('integrity_check', { simple: true }), 'ok');
+      assert.equal(ledger.database.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 1 });
+      assert.equal(ledger.getCursor('c'), 'n');
+      assert.deepEqual(
+        ledger.events('CallRecording:2').map((e) => e.event),
+        ['Found', 'Failed'],
+      );
+      ledger.close();
+    });
+  });
+
+  it('takes RC_ARCHIVER_SQLITE as better-sqlite3 or node, and refuses anything else', () => {
+    assert.throws(
+      () => loadDriver('/data/ledger.sqlite', 'sqlite3'),
+      (err: Error) => {
+        assert.ok(err instanceof LedgerOpenError);
+        assert.match(err.message, /RC_ARCHIVER_SQLITE is "sqlite3": it must be better-sqlite3 or node/);
+        assert.match(err.message, /\/data\/ledger\.sqlite/);
+        return true;
+      },
+    );
+    assert.throws(() => loadDriver('f', 'constructor'), LedgerOpenError);
+    if (nodeSqliteMissing) {
+      assert.throws(() => loadDriver('/data/ledger.sqlite', 'node'), /needs Node\.js 22\.13 or later/);
+    } else {
+      assert.equal(loadDriver('f', 'node').name, 'node:sqlite');
+      assert.equal(loadDriver('f', ' Node:SQLite ').name, 'node:sqlite');
     }
+    const builtinMissing = Object.assign(new Error('No such built-in module: node:sqlite'), {
+      code: 'ERR_UNKNOWN_BUILTIN_MODULE',
+    });
+    const message = explainOpenError(builtinMissing, '/data/ledger.sqlite').message;
+    assert.match(message, /RC_ARCHIVER_SQLITE=node/);
+    assert.match(message, /22\.13 or later/);
+    assert.match(message, /\/data\/ledger\.sqlite/);
+  });
+
+  it('tells the user how to rebuild a missing native module', () => {
+    const missing = new Error(
+      'Could not locate the bindings file. Tried:\n → /x/node_modules/better-sqlite3/build/better_sqlite3.node',
+    );
+    const message = explainOpenError(missing, '/data/ledger.sqlite').message;
+    assert.match(message, /\/data\/ledger\.sqlite/);
+    assert.match(message, /npm rebuild better-sqlite3/);
+    assert.match(message, /npm install-scripts approve better-sqlite3/);
+    assert.match(message, /Could not locate the bindings file/);
+    assert.doesNotMatch(message, /build\/better_sqlite3\.node/, 'first line only');
+
+    const wrongAbi = Object.assign(
+      new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115.'),
+      { code: 'ERR_DLOPEN_FAILED' },
+    );
+    assert.match(explainOpenError(wrongAbi, 'f').message, /npm rebuild better-sqlite3/);
+
+    const io = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' });
+    assert.match(explainOpenError(io, 'f').message, /input\/output error/);
+
+    // node:sqlite: code ERR_SQLITE_ERROR, the SQLite code as a number (extended: SQLITE_IOERR_WRITE).
+    const sqliteError = (errcode: number, text: string) =>
+      Object.assign(new Error(text), { code: 'ERR_SQLITE_ERROR', errcode, errstr: text });
+    assert.match(
+      explainOpenError(sqliteError(26, 'file is not a database'), 'f').message,
+      /not an SQLite database/,
+    );
+    assert.match(explainOpenError(sqliteError(778, 'disk I/O error'), 'f').message, /input\/output error/);
+    assert.match(
+      explainOpenError(sqliteError(1, 'no such table: x'), 'f').message,
+      /^Cannot open .*no such table/,
+    );
   });
 });

@@ -1,0 +1,73 @@
+// The pack as a user gets it: `npm pack`, installed with npm into a fresh Node-RED user
+// directory, loaded by a real Node-RED with every node type registered and no load error.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { root } from '../support/node-red';
+import { removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  'node-red': { nodes: Record<string, string> };
+};
+
+describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'rc-archiver-install-'));
+  let red: NodeRedProcess | undefined;
+  after(async () => {
+    await red?.kill();
+    removeDir(work);
+  });
+
+  it('npm install of the packed tarball builds, and Node-RED loads every node', async () => {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const packed = execFileSync(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .pop()!;
+    const userDir = join(work, 'node-red');
+    execFileSync('mkdir', ['-p', userDir]);
+    writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+    // As Node-RED's palette manager does: production dependencies only.
+    execFileSync(
+      npm,
+      ['install', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', join(work, packed)],
+      {
+        cwd: userDir,
+        stdio: 'inherit',
+      },
+    );
+    writeFileSync(join(userDir, 'flows.json'), '[]');
+    writeFileSync(
+      join(userDir, 'settings.js'),
+      "module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false, editorTheme: { tours: false } };\n",
+    );
+    red = await startNodeRed({ userDir });
+    const res = await fetch(`${red.url}/nodes`, { headers: { Accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    const sets = (await res.json()) as Array<{
+      module: string;
+      types: string[];
+      enabled: boolean;
+      err?: string;
+    }>;
+    const ours = sets.filter((s) => s.module === pkg.name);
+    assert.ok(ours.length > 0, `the pack is listed:\n${red.output().slice(-2000)}`);
+    for (const set of ours) assert.equal(set.err, undefined, `${set.types.join(',')} loaded without error`);
+    const types = ours.flatMap((s) => s.types).sort();
+    assert.deepEqual(types, Object.keys(pkg['node-red'].nodes).sort());
+    const example = await fetch(`${red.url}/library/examples/flows/${pkg.name}/half-hourly-archiver`);
+    assert.equal(example.status, 200, 'the example is offered under Import > Examples');
+    const flow = (await example.json()) as Array<{ type: string }>;
+    assert.ok(
+      flow.some((n) => n.type === 'rc-call-log-source'),
+      'the example flow has the source',
+    );
+  });
+});
