@@ -157,6 +157,34 @@ describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
     assert.equal(listFiles(archive).length, sim.allRecordings().length);
   });
 
+  it('a backfill range in the message archives only that range and leaves the cursor alone', async () => {
+    const { flow: f, credentials } = flow();
+    await helper.load(allNodes, f, credentials);
+    const all = sim.allRecordings();
+    const times = all.map((r) => Date.parse(r.startTime)).sort((a, b) => a - b);
+    // The older half of the recordings, by call start.
+    const cut = times[Math.floor(times.length / 2)];
+    const range = {
+      dateFrom: new Date(times[0] - 1000).toISOString(),
+      dateTo: new Date(cut - 1).toISOString(),
+    };
+    const wanted = all.filter((r) => Date.parse(r.startTime) < cut).map((r) => `CallRecording:${r.id}`);
+    assert.ok(wanted.length > 0 && wanted.length < all.length);
+    const got: string[] = [];
+    helper.getNode('ok').on('input', (m: never) => got.push((m as { payload: { key: string } }).payload.key));
+    const src = helper.getNode('src');
+    const srcStatus = statuses(src);
+    src.receive({ backfill: range });
+    await waitFor(() => srcStatus.some((s) => s.fill === 'green'), 30_000, 'backfill listed');
+    await waitFor(() => got.length >= wanted.length, 60_000, 'backfill archived');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([...got].sort(), [...wanted].sort());
+    // The cursor did not move: a normal run still reaches back and gets the rest.
+    src.receive({ payload: 1 });
+    await waitFor(() => got.length >= all.length, 60_000, 'the rest archived');
+    assert.equal(new Set(got).size, all.length, 'nothing twice');
+  });
+
   it('a malformed call-log answer shows an error and loses nothing: the next run gets everything', async () => {
     const { flow: f, credentials } = flow();
     await helper.load(allNodes, f, credentials);
