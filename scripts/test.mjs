@@ -38,6 +38,9 @@ if (!process.env.RC_TEST_SKIP_BUILD) {
   ]);
 }
 
+// The SFTP tests run a real OpenSSH sshd: install it when the machine has none.
+if (!process.env.RC_TEST_SKIP_SSHD) run('sh', [join(root, 'scripts', 'ensure-sshd.sh')]);
+
 console.log(`Node ${process.version}; ${files.length} test files`);
 run(process.execPath, [
   '--import',

@@ -28,6 +28,12 @@ export interface RateBudgetOptions {
   /** Added to every pause, for clocks and latency (default 250 ms). */
   penaltySlackMs?: number;
   onChange?: (snapshot: BudgetSnapshot) => void;
+  /**
+   * Send one request at a time until the group's first answer arrives (its headers say what the
+   * server already counted, e.g. requests of a process that was just restarted). Needs every
+   * permit to be settled with done() or cancel(), as the client does.
+   */
+  firstAnswerGate?: boolean;
 }
 
 /** What `acquire` hands out: tell the budget when the answer's headers arrived (or not sent). */
@@ -154,6 +160,11 @@ export class RateBudget extends EventEmitter {
   private queue: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private disposed = false;
+  /**
+   * Until the first answer of the group arrives, only one request is out: after a restart the
+   * server may still count what the previous process sent, and the first answer's headers say so.
+   */
+  private answered: boolean;
 
   constructor(group: ApiGroup, options: RateBudgetOptions = {}) {
     super();
@@ -164,6 +175,7 @@ export class RateBudget extends EventEmitter {
     this.margin = Math.max(0, Math.floor(options.margin ?? 1));
     this.defaultPenaltyMs = (options.defaultPenaltySec ?? DEFAULT_PENALTY_SEC) * 1000;
     this.slackMs = options.penaltySlackMs ?? 250;
+    this.answered = !options.firstAnswerGate;
     if (options.onChange) this.on('change', options.onChange);
   }
 
@@ -211,6 +223,7 @@ export class RateBudget extends EventEmitter {
     if (info.group && info.group.toLowerCase() !== this.group.toLowerCase()) return false;
     if (info.limit === undefined && info.windowSec === undefined && info.remaining === undefined)
       return false;
+    this.answered = true;
     if (info.limit !== undefined && info.limit > 0) this.limit = info.limit;
     if (info.windowSec !== undefined && info.windowSec > 0) this.windowMs = info.windowSec * 1000;
     if (info.remaining !== undefined) {
@@ -297,6 +310,8 @@ export class RateBudget extends EventEmitter {
   private waitMs(now: number): number {
     this.prune(now);
     let until = Math.max(this.pausedUntil, this.blockedUntil);
+    // The permit's done() pumps the queue again; the timer is only a safety net.
+    if (!this.answered && this.entries.some((e) => !e.done)) until = Math.max(until, now + 250);
     const cap = this.capacity();
     if (this.entries.length >= cap) {
       const expiries = this.entries.map((e) => this.expiry(e)).sort((a, b) => a - b);
@@ -313,6 +328,7 @@ export class RateBudget extends EventEmitter {
       done: () => {
         if (settled || this.disposed) return;
         settled = true;
+        this.answered = true;
         entry.done = true;
         entry.t = Math.max(entry.t, Date.now());
         if (!this.entries.includes(entry)) this.entries.push(entry);

@@ -399,10 +399,9 @@ export class RcClient implements ContentFetcher {
     this.sdk.platform().ensureLoggedIn = async () => null;
 
     const groups: ApiGroup[] = ['Light', 'Medium', 'Heavy', 'Auth'];
-    this.budgets = Object.fromEntries(groups.map((g) => [g, new RateBudget(g, options.budget)])) as Record<
-      ApiGroup,
-      RateBudget
-    >;
+    this.budgets = Object.fromEntries(
+      groups.map((g) => [g, new RateBudget(g, { firstAnswerGate: true, ...options.budget })]),
+    ) as Record<ApiGroup, RateBudget>;
   }
 
   /** The rate budget of one API group of this login (shared by everything that uses it). */

@@ -195,3 +195,29 @@ describe('readRateLimitHeaders', () => {
     assert.ok(retry > 8 && retry <= 10);
   });
 });
+
+describe('RateBudget before the first answer', () => {
+  it('sends one request at a time until an answer arrives, then paces by the window', async () => {
+    const budget = new RateBudget('Heavy', { limit: 10, windowSec: 60, firstAnswerGate: true });
+    const first = await budget.acquire();
+    let secondGranted = false;
+    const second = budget.acquire().then((p) => {
+      secondGranted = true;
+      return p;
+    });
+    await delay(100);
+    assert.equal(secondGranted, false, 'a second request waits while the first has no answer');
+    // The answer says the server already counted 6 of 10 (a previous process): 3 are left with the margin.
+    budget.observe({
+      'X-Rate-Limit-Group': 'Heavy',
+      'X-Rate-Limit-Limit': '10',
+      'X-Rate-Limit-Remaining': '4',
+      'X-Rate-Limit-Window': '60',
+    });
+    first.done();
+    (await second).done();
+    assert.equal(secondGranted, true);
+    assert.equal(budget.snapshot().remaining, 2, 'the server-side count is adopted');
+    budget.dispose();
+  });
+});

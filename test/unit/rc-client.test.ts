@@ -291,7 +291,8 @@ describe('RcClient against the simulator', () => {
   it('after a 429 pauses the group for Retry-After and sends nothing during the penalty', async () => {
     const s = await sim({ rateWindowSec: 2, rateLimits: { Heavy: 10 } });
     const other = client(s); // another node-red, same login, its own budget
-    const c = client(s);
+    // Without the first-answer gate this client bursts into the window the other one used up.
+    const c = client(s, { budget: { firstAnswerGate: false } });
     const recs = s.allRecordings().slice(0, 18);
     await Promise.all(
       recs.slice(0, 9).map(async (r) => sha256Of((await other.openContent(r.contentUri)).body)),
@@ -316,6 +317,26 @@ describe('RcClient against the simulator', () => {
     const firstAfter = Math.min(...after429.map((r) => r.at));
     assert.ok(firstAfter - lastLimited >= 1900, `waited ${firstAfter - lastLimited} ms for the penalty`);
     assert.ok(c.budget('Heavy').snapshot().penalties >= 1);
+  });
+
+  it('a client started while another process has used the window up provokes no 429', async () => {
+    const s = await sim({ rateWindowSec: 2, rateLimits: { Heavy: 10 } });
+    const killed = client(s); // the process before a crash and restart
+    const restarted = client(s);
+    const recs = s.allRecordings().slice(0, 18);
+    await Promise.all(
+      recs.slice(0, 9).map(async (r) => sha256Of((await killed.openContent(r.contentUri)).body)),
+    );
+    const digests = await Promise.all(
+      recs
+        .slice(9)
+        .map(async (r) => (await sha256Of((await restarted.openContent(r.contentUri)).body)).sha256),
+    );
+    assert.deepEqual(
+      digests,
+      recs.slice(9).map((r) => s.expectedContent(r.id).sha256),
+    );
+    assert.equal(s.stats.rateLimited, 0, 'the first answer told the new client what the server had counted');
   });
 
   it('keeps tokens apart between clients, even with the same cachePrefix', async () => {
