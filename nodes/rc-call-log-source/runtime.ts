@@ -52,7 +52,7 @@ export default function register(RED: RED): void {
       : undefined;
     const abort = new AbortController();
     // Every request of a run listens to this one signal.
-    setMaxListeners(0, abort.signal);
+    setMaxListeners(1000, abort.signal);
     let ledger: LedgerApi | undefined;
     let chain: Promise<void> = Promise.resolve();
     let closed = false;

@@ -60,7 +60,7 @@ export function createSink(
   const sinkName = def.name || `${def.type}:${def.id}`;
   const abort = new AbortController();
   // Each transfer in flight listens to this one signal.
-  setMaxListeners(0, abort.signal);
+  setMaxListeners(1000, abort.signal);
   const queue: Job[] = [];
   const inFlight = new Map<string, Promise<Receipt>>();
   let active = 0;
