@@ -62,6 +62,16 @@ describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, (
     for (const set of ours) assert.equal(set.err, undefined, `${set.types.join(',')} loaded without error`);
     const types = ours.flatMap((s) => s.types).sort();
     assert.deepEqual(types, Object.keys(pkg['node-red'].nodes).sort());
+    // What the editor loads: every node's dialog and registration, its help and its messages.
+    const html = await (await fetch(`${red.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
+    for (const type of Object.keys(pkg['node-red'].nodes)) {
+      assert.ok(html.includes(`RED.nodes.registerType("${type}"`), `${type} registers in the editor`);
+      assert.ok(html.includes(`data-help-name="${type}"`), `${type} has help`);
+      const messages = await fetch(`${red.url}/locales/${pkg.name}/${type}?lng=en-US`);
+      assert.equal(messages.status, 200);
+      const catalog = (await messages.json()) as Record<string, unknown>;
+      assert.ok(catalog[type], `${type} has en-US messages`);
+    }
     const example = await fetch(`${red.url}/library/examples/flows/${pkg.name}/half-hourly-archiver`);
     assert.equal(example.status, 200, 'the example is offered under Import > Examples');
     const flow = (await example.json()) as Array<{ type: string }>;
