@@ -34,6 +34,43 @@ function nodeTypes() {
     .sort();
 }
 
+function bundleRuntime(entry, outfile) {
+  return esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+    logLevel: 'warning',
+    // Node-RED calls the module's export with RED.
+    footer: { js: 'module.exports = module.exports.default || module.exports;' },
+  });
+}
+
+async function bundleEditor(entry) {
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2018',
+    logLevel: 'warning',
+  });
+  return result.outputFiles[0].text;
+}
+
+/** `<!-- include shared/name.html -->` in a node's HTML pulls in a fragment shared by several nodes. */
+function withIncludes(html, type) {
+  return html.replace(/<!-- include ([\w./-]+) -->/g, (_m, file) =>
+    readFileSync(join(root, 'nodes', file), 'utf8')
+      .trim()
+      .replaceAll('__TYPE__', type),
+  );
+}
+
 function checkRegistration(type, editorJs) {
   // The Flow Library reads the registration statically: the object must be inline, with these
   // properties written as literals.
@@ -53,33 +90,11 @@ async function buildNode(type) {
   const outDir = join(dist, 'nodes', type);
   mkdirSync(outDir, { recursive: true });
 
-  await esbuild.build({
-    entryPoints: [join(srcDir, 'runtime.ts')],
-    outfile: join(outDir, `${type}.js`),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external,
-    sourcemap: false,
-    logLevel: 'warning',
-    // Node-RED calls the module's export with RED.
-    footer: { js: 'module.exports = module.exports.default || module.exports;' },
-  });
-
-  const editor = await esbuild.build({
-    entryPoints: [join(srcDir, 'editor.ts')],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2018',
-    logLevel: 'warning',
-  });
-  const editorJs = editor.outputFiles[0].text;
+  await bundleRuntime(join(srcDir, 'runtime.ts'), join(outDir, `${type}.js`));
+  const editorJs = await bundleEditor(join(srcDir, 'editor.ts'));
   checkRegistration(type, editorJs);
 
-  const template = readFileSync(join(srcDir, 'editor.html'), 'utf8').trim();
+  const template = withIncludes(readFileSync(join(srcDir, 'editor.html'), 'utf8'), type).trim();
   const html = [
     `<script type="text/javascript">\n${editorJs}</script>`,
     `<script type="text/html" data-template-name="${type}">\n${template}\n</script>`,
@@ -93,6 +108,8 @@ async function buildNode(type) {
   if (!existsSync(join(locales, 'en-US', `${type}.html`)))
     throw new Error(`${type}: locales/en-US/${type}.html (help) missing`);
   cpSync(locales, join(outDir, 'locales'), { recursive: true });
+  const help = join(outDir, 'locales', 'en-US', `${type}.html`);
+  writeFileSync(help, withIncludes(readFileSync(help, 'utf8'), type));
   cpSync(join(root, 'icons'), join(outDir, 'icons'), { recursive: true });
 }
 
@@ -106,32 +123,14 @@ async function buildPlugins() {
     const srcDir = join(pluginsDir, name);
     const outDir = join(dist, 'plugins', name);
     mkdirSync(outDir, { recursive: true });
-    await esbuild.build({
-      entryPoints: [join(srcDir, 'runtime.ts')],
-      outfile: join(outDir, `${name}.js`),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external,
-      logLevel: 'warning',
-      footer: { js: 'module.exports = module.exports.default || module.exports;' },
-    });
-    const editor = await esbuild.build({
-      entryPoints: [join(srcDir, 'editor.ts')],
-      bundle: true,
-      write: false,
-      platform: 'browser',
-      format: 'iife',
-      target: 'es2018',
-      logLevel: 'warning',
-    });
+    await bundleRuntime(join(srcDir, 'runtime.ts'), join(outDir, `${name}.js`));
+    const editorJs = await bundleEditor(join(srcDir, 'editor.ts'));
     const extra = existsSync(join(srcDir, 'editor.html'))
       ? readFileSync(join(srcDir, 'editor.html'), 'utf8')
       : '';
     writeFileSync(
       join(outDir, `${name}.html`),
-      `<script type="text/javascript">\n${editor.outputFiles[0].text}</script>\n${extra}`,
+      `<script type="text/javascript">\n${editorJs}</script>\n${extra}`,
     );
     if (existsSync(join(srcDir, 'locales')))
       cpSync(join(srcDir, 'locales'), join(outDir, 'locales'), { recursive: true });

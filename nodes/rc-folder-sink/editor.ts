@@ -1,4 +1,5 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
 
 RED.nodes.registerType('rc-folder-sink', {
   category: 'RingCentral',
@@ -10,18 +11,13 @@ RED.nodes.registerType('rc-folder-sink', {
   defaults: {
     name: { value: '' },
     directory: { value: '' },
-    template: { value: '' },
-    timeZone: { value: 'UTC' },
-    sidecar: { value: true },
-    concurrency: { value: 4, validate: RED.validators.number(true) },
+    ...sinkDefaults(),
   },
-  inputLabels: 'ArchiveItem',
-  outputLabels: ['archived', 'failed'],
+  inputLabels: sinkInputLabels,
+  outputLabels: sinkOutputLabels,
   paletteLabel: 'archive to folder',
   label: function (this: { name?: string; directory?: string }) {
     return this.name || (this.directory ? `folder ${this.directory}` : 'archive to folder');
   },
-  labelStyle: function (this: { name?: string }) {
-    return this.name ? 'node_label_italic' : '';
-  },
+  labelStyle: italicWhenNamed,
 });

@@ -1,4 +1,5 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
 
 RED.nodes.registerType('rc-sftp-sink', {
   category: 'RingCentral',
@@ -10,18 +11,13 @@ RED.nodes.registerType('rc-sftp-sink', {
   defaults: {
     name: { value: '' },
     server: { value: '', type: 'rc-sftp-server', required: true },
-    template: { value: '' },
-    timeZone: { value: 'UTC' },
-    sidecar: { value: true },
-    concurrency: { value: 4, validate: RED.validators.number(true) },
+    ...sinkDefaults(),
   },
-  inputLabels: 'ArchiveItem',
-  outputLabels: ['archived', 'failed'],
+  inputLabels: sinkInputLabels,
+  outputLabels: sinkOutputLabels,
   paletteLabel: 'archive to SFTP',
   label: function (this: { name?: string }) {
     return this.name || 'archive to SFTP';
   },
-  labelStyle: function (this: { name?: string }) {
-    return this.name ? 'node_label_italic' : '';
-  },
+  labelStyle: italicWhenNamed,
 });

@@ -67,7 +67,7 @@ describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, (
     for (const type of Object.keys(pkg['node-red'].nodes)) {
       assert.ok(html.includes(`RED.nodes.registerType("${type}"`), `${type} registers in the editor`);
       assert.ok(html.includes(`data-help-name="${type}"`), `${type} has help`);
-      const messages = await fetch(`${red.url}/locales/${pkg.name}/${type}?lng=en-US`);
+      const messages: Response = await fetch(`${red.url}/locales/${pkg.name}/${type}?lng=en-US`);
       assert.equal(messages.status, 200);
       const catalog = (await messages.json()) as Record<string, unknown>;
       assert.ok(catalog[type], `${type} has en-US messages`);
