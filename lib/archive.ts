@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { ArchiveItem, Receipt } from './items';
+import { contentGroupFor, type ArchiveItem, type Receipt } from './items';
 import type { LedgerApi } from './ledger/types';
 import type { ContentFetcher } from './ringcentral/types';
 import type { StorageAdapter } from './storage/types';
@@ -39,6 +39,29 @@ export interface Sidecar {
   };
 }
 
+/** The reason written to the ledger for content RingCentral no longer has. */
+export const LOST_REASON = 'RingCentral no longer has this content (404): deleted by retention or by a user';
+
+/**
+ * Thrown by archiveItem when the content download answered 404: the item is Lost in the ledger
+ * (no retry can bring it back), not Failed. `lost` is true so that a flow can tell.
+ */
+export class LostContentError extends Error {
+  override name = 'LostContentError';
+  readonly lost = true;
+  readonly key: string;
+
+  constructor(key: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.key = key;
+  }
+}
+
+/** True for an error from lib/ringcentral (or any layer) that carries HTTP status 404. */
+export function isNotFound(err: unknown): boolean {
+  return !!err && typeof err === 'object' && (err as { status?: unknown }).status === 404;
+}
+
 /**
  * Archives one item: streams its content from RingCentral (or serialises its JSON) into storage
  * at the templated path, hashing on the way, writes the sidecar, and records the outcome in the
@@ -46,7 +69,8 @@ export interface Sidecar {
  * size, is not downloaded again.
  *
  * On failure the ledger says Failed with the reason and the returned promise rejects with an
- * error naming the item. An abort through `deps.signal` is not a failure of the item: it keeps its
+ * error naming the item. When the download answers 404 the content is gone at RingCentral: the
+ * ledger says Lost and the promise rejects with a LostContentError. An abort through `deps.signal` is not a failure of the item: it keeps its
  * state (Pending) and is sent again on the next start.
  */
 export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise<Receipt> {
@@ -61,13 +85,16 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
 
   ledger.markAttempt(item.key, sinkName, item);
   let body: Readable | undefined;
+  let downloading = false;
   try {
     signal?.throwIfAborted();
     let contentType: string;
     let expectedBytes: number | undefined;
     let extension: string | undefined;
     if (isUriContent(item.content)) {
-      const response = await fetcher.openContent(item.content.uri, signal ? { signal } : undefined);
+      downloading = true;
+      const response = await fetcher.openContent(item.content.uri, { signal, group: contentGroupFor(item) });
+      downloading = false;
       body = response.body;
       contentType = response.contentType?.trim() || item.contentType;
       expectedBytes = response.contentLength;
@@ -131,6 +158,18 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
           cause: err,
         },
       );
+    }
+    if (downloading && isNotFound(err)) {
+      try {
+        ledger.markLost(item.key, sinkName, LOST_REASON, item);
+      } catch (ledgerErr) {
+        throw new LostContentError(
+          item.key,
+          `cannot archive ${item.key}: ${LOST_REASON} (and the ledger could not record it: ${messageOf(ledgerErr)})`,
+          { cause: err },
+        );
+      }
+      throw new LostContentError(item.key, `cannot archive ${item.key}: ${LOST_REASON}`, { cause: err });
     }
     try {
       ledger.markFailed(item.key, sinkName, reason, item);

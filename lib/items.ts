@@ -32,7 +32,11 @@ export interface ArchiveItem {
   rc: string;
 }
 
-export type ItemStatus = 'Pending' | 'Archived' | 'Failed';
+/**
+ * Lost: RingCentral no longer has the content (404, deleted by its retention or by a user), so no
+ * retry can archive it; kept apart from Failed so that the log says so and nothing is silently dropped.
+ */
+export type ItemStatus = 'Pending' | 'Archived' | 'Failed' | 'Lost';
 
 /** What a sink proves it stored. */
 export interface Receipt {
@@ -61,4 +65,21 @@ export function isArchiveItem(value: unknown): value is ArchiveItem {
     typeof v.content === 'object' &&
     v.content !== null
   );
+}
+
+/**
+ * The RingCentral API group an item's content download counts in: recordings and exports are
+ * Heavy, message attachments Medium; undefined when the item needs no download.
+ */
+export function contentGroupFor(item: ArchiveItem): 'Heavy' | 'Medium' | undefined {
+  if (!('uri' in item.content)) return undefined;
+  switch (item.kind) {
+    case 'Voicemail':
+    case 'Fax':
+    case 'MMS':
+    case 'SMS':
+      return 'Medium';
+    default:
+      return 'Heavy';
+  }
 }

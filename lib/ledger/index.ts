@@ -107,7 +107,7 @@ function prepareStatements(db: Database) {
     getItem: db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE key = ?`),
     attempt: db.prepare(`
       UPDATE items SET attempts = attempts + 1, sink = @sink, updated_at = @at,
-        status = CASE status WHEN 'Failed' THEN 'Pending' ELSE status END
+        status = CASE status WHEN 'Failed' THEN 'Pending' WHEN 'Lost' THEN 'Pending' ELSE status END
       WHERE key = @key RETURNING status`),
     archived: db.prepare(`
       UPDATE items SET status = 'Archived', receipt = @receipt, last_error = NULL, sink = @sink,
@@ -115,6 +115,10 @@ function prepareStatements(db: Database) {
       WHERE key = @key RETURNING status`),
     failed: db.prepare(`
       UPDATE items SET status = 'Failed', last_error = @error, sink = @sink,
+        attempts = MAX(attempts, 1), updated_at = @at
+      WHERE key = @key RETURNING status`),
+    lost: db.prepare(`
+      UPDATE items SET status = 'Lost', last_error = @error, sink = @sink,
         attempts = MAX(attempts, 1), updated_at = @at
       WHERE key = @key RETURNING status`),
     insertEvent: db.prepare(`
@@ -311,6 +315,11 @@ export class Ledger implements LedgerAdmin {
     return this.mark('Failed', key, sink, item, { sink, error: message }, message);
   }
 
+  markLost(key: string, sink: string, reason: string, item?: ArchiveItem): boolean {
+    const message = truncate(String(reason ?? '') || 'the content is gone at RingCentral');
+    return this.mark('Lost', key, sink, item, { sink, error: message }, message);
+  }
+
   pending(source?: string): LedgerRow[] {
     const s = this.c.s;
     const rows = (source === undefined ? s.pendingAll.all() : s.pendingOf.all(source)) as ItemDbRow[];
@@ -341,7 +350,7 @@ export class Ledger implements LedgerAdmin {
       status: ItemStatus;
       n: number;
     }[];
-    const counts: Record<ItemStatus, number> = { Pending: 0, Archived: 0, Failed: 0 };
+    const counts: Record<ItemStatus, number> = { Pending: 0, Archived: 0, Failed: 0, Lost: 0 };
     for (const r of rows) counts[r.status] = r.n;
     return counts;
   }
@@ -416,7 +425,9 @@ export class Ledger implements LedgerAdmin {
     message: string | undefined,
   ): boolean {
     const c = this.c;
-    const statement = event === 'Attempt' ? c.s.attempt : event === 'Archived' ? c.s.archived : c.s.failed;
+    const statement = { Attempt: c.s.attempt, Archived: c.s.archived, Failed: c.s.failed, Lost: c.s.lost }[
+      event
+    ];
     return c.db
       .transaction(() => {
         const at = new Date().toISOString();

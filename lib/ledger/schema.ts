@@ -53,6 +53,41 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       CREATE INDEX events_at ON events (at);
     `);
   },
+  // 2: status 'Lost' (content deleted at RingCentral). SQLite cannot alter a CHECK constraint, so
+  // the items table is rebuilt with the same columns and indexes.
+  (db) => {
+    db.exec(`
+      CREATE TABLE items_v2 (
+        key           TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('Pending', 'Archived', 'Failed', 'Lost')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        receipt       TEXT,
+        item          TEXT NOT NULL,
+        source        TEXT,
+        sink          TEXT,
+        created_at    TEXT NOT NULL,
+        owner         TEXT,
+        from_party    TEXT,
+        to_parties    TEXT,
+        search        TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      INSERT INTO items_v2 (key, kind, status, attempts, last_error, receipt, item, source, sink, created_at,
+                            owner, from_party, to_parties, search, first_seen_at, updated_at)
+        SELECT key, kind, status, attempts, last_error, receipt, item, source, sink, created_at,
+               owner, from_party, to_parties, search, first_seen_at, updated_at
+        FROM items ORDER BY rowid;
+      DROP TABLE items;
+      ALTER TABLE items_v2 RENAME TO items;
+      CREATE INDEX items_status_created ON items (status, created_at);
+      CREATE INDEX items_source_status_created ON items (source, status, created_at);
+      CREATE INDEX items_created ON items (created_at);
+      CREATE INDEX items_kind_created ON items (kind, created_at);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

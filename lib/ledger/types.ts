@@ -52,6 +52,8 @@ export interface LedgerApi {
   markAttempt(key: string, sink: string, item?: ArchiveItem): void;
   markArchived(key: string, sink: string, receipt: Receipt, item?: ArchiveItem): void;
   markFailed(key: string, sink: string, error: string, item?: ArchiveItem): void;
+  /** The content is gone at RingCentral (404): the item is Lost, with the reason. */
+  markLost(key: string, sink: string, reason: string, item?: ArchiveItem): void;
   /** Items still Pending, oldest first; of one source when given. */
   pending(source?: string): LedgerRow[];
   query(q: LedgerQuery): LedgerRow[];
@@ -62,7 +64,7 @@ export interface LedgerApi {
 }
 
 /** What happened to an item, one row per step: the audit trail. Never updated, only pruned. */
-export type LedgerEventType = 'Found' | 'Attempt' | 'Archived' | 'Failed';
+export type LedgerEventType = 'Found' | 'Attempt' | 'Archived' | 'Failed' | 'Lost';
 
 export interface LedgerEvent {
   id: number;
@@ -73,7 +75,7 @@ export interface LedgerEvent {
   status: ItemStatus;
   source?: string;
   sink?: string;
-  /** The error for Failed, the stored path and hash for Archived. */
+  /** The error for Failed and Lost, the stored path and hash for Archived. */
   message?: string;
 }
 

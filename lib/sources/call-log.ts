@@ -61,15 +61,83 @@ function extensionIdOf(record: CallLogRecordLike, leg?: CallLogLeg): string | un
   return id === undefined ? undefined : String(id);
 }
 
+/** What a call-log source archives: the recordings, the call-log records (JSON), or both. */
+export type CallLogArchive = 'recordings' | 'records' | 'both';
+
+export const CALL_LOG_ARCHIVE_CHOICES: readonly CallLogArchive[] = ['recordings', 'records', 'both'];
+
+/** The choice from a node's config; anything unknown is the default, 'both'. */
+export function callLogArchiveOf(value: unknown): CallLogArchive {
+  return CALL_LOG_ARCHIVE_CHOICES.includes(value as CallLogArchive) ? (value as CallLogArchive) : 'both';
+}
+
+interface ItemContext {
+  rc: string;
+  extensions?: Map<string, ExtensionInfo>;
+}
+
+/** The key of a call's call-log record item; recording items name it so they can be joined. */
+export function callLogKey(record: Pick<CallLogRecordLike, 'id'>): string {
+  return `CallLog:${record.id}`;
+}
+
+/** The fields every item of one call shares: account, owner, parties, direction, time. */
+function callFields(
+  record: CallLogRecordLike,
+  context: ItemContext,
+  leg?: CallLogLeg,
+): Pick<
+  ArchiveItem,
+  | 'accountId'
+  | 'extensionId'
+  | 'extensionNumber'
+  | 'ownerName'
+  | 'from'
+  | 'to'
+  | 'direction'
+  | 'createdAt'
+  | 'rc'
+> {
+  const extensionId = extensionIdOf(record, leg);
+  const owner = extensionId ? context.extensions?.get(extensionId) : undefined;
+  const inbound = record.direction === 'Inbound';
+  const ownerParty = inbound ? record.to : record.from;
+  return {
+    accountId: accountIdOf(record),
+    extensionId,
+    extensionNumber: owner?.extensionNumber ?? ownerParty?.extensionNumber,
+    ownerName: owner?.name ?? ownerParty?.name,
+    from: record.from?.phoneNumber ?? record.from?.extensionNumber,
+    to: [record.to?.phoneNumber ?? record.to?.extensionNumber].filter((v): v is string => Boolean(v)),
+    direction: record.direction,
+    createdAt: new Date(record.startTime).toISOString(),
+    rc: context.rc,
+  };
+}
+
+/**
+ * The call-log record itself as one JSON item (`CallLog:<record id>`), for every call whether
+ * recorded or not: the archived recordings join back to it through `record.callLogKey`.
+ */
+export function callLogItem(record: CallLogRecordLike, context: ItemContext): ArchiveItem {
+  return {
+    key: callLogKey(record),
+    kind: 'CallLog',
+    ...callFields(record, context),
+    fileName: `${record.id}.json`,
+    contentType: 'application/json',
+    content: { json: record },
+    record,
+  };
+}
+
 /**
  * One ArchiveItem per recording of a call. A call can carry several recordings, some only in the
  * legs of the Detailed view; each is keyed by its recording id so that a look-back overlap and
- * several admins archiving the same account never produce two files for one recording.
+ * several admins archiving the same account never produce two files for one recording. The
+ * item's record carries `callLogKey`, the key of the call's CallLog item (and of its sidecar).
  */
-export function recordingItems(
-  record: CallLogRecordLike,
-  context: { rc: string; extensions?: Map<string, ExtensionInfo> },
-): ArchiveItem[] {
+export function recordingItems(record: CallLogRecordLike, context: ItemContext): ArchiveItem[] {
   const found = new Map<string, { recording: CallLogRecording; leg?: CallLogLeg }>();
   if (record.recording?.id && record.recording.contentUri)
     found.set(String(record.recording.id), { recording: record.recording });
@@ -81,29 +149,31 @@ export function recordingItems(
   }
   const items: ArchiveItem[] = [];
   for (const [recordingId, { recording, leg }] of found) {
-    const extensionId = extensionIdOf(record, leg);
-    const owner = extensionId ? context.extensions?.get(extensionId) : undefined;
-    const inbound = record.direction === 'Inbound';
-    const ownerParty = inbound ? record.to : record.from;
-    const createdAt = new Date(record.startTime).toISOString();
     items.push({
       key: `CallRecording:${recordingId}`,
       kind: 'CallRecording',
-      accountId: accountIdOf(record),
-      extensionId,
-      extensionNumber: owner?.extensionNumber ?? ownerParty?.extensionNumber,
-      ownerName: owner?.name ?? ownerParty?.name,
-      from: record.from?.phoneNumber ?? record.from?.extensionNumber,
-      to: [record.to?.phoneNumber ?? record.to?.extensionNumber].filter((v): v is string => Boolean(v)),
-      direction: record.direction,
-      createdAt,
+      ...callFields(record, context, leg),
       fileName: `${recordingId}.mp3`,
       contentType: 'audio/mpeg',
       content: { uri: recording.contentUri },
-      record: { ...record, recording: { ...recording, callId: record.id } },
-      rc: context.rc,
+      record: { ...record, callLogKey: callLogKey(record), recording: { ...recording, callId: record.id } },
     });
   }
+  return items;
+}
+
+/**
+ * The items of one call-log record for the given choice: its CallLog JSON item (records, both),
+ * then one item per recording (recordings, both).
+ */
+export function recordItems(
+  record: CallLogRecordLike,
+  context: ItemContext & { archive?: CallLogArchive },
+): ArchiveItem[] {
+  const archive = context.archive ?? 'both';
+  const items: ArchiveItem[] = [];
+  if (archive !== 'recordings' && record.id) items.push(callLogItem(record, context));
+  if (archive !== 'records') items.push(...recordingItems(record, context));
   return items;
 }
 
@@ -116,6 +186,8 @@ export interface CallLogRunOptions {
   scope: 'account' | 'extension';
   extensionId?: string;
   extensions?: Map<string, ExtensionInfo>;
+  /** Recordings, call-log records (JSON) or both; default both. */
+  archive?: CallLogArchive;
   /** First run without a cursor reaches this far back. */
   initialDays: number;
   /** Re-read this much before the cursor: RingCentral adds records and recordings late. */
@@ -171,17 +243,19 @@ export async function runCallLog(options: CallLogRunOptions): Promise<CallLogRun
     newItems: 0,
     cursorMoved: false,
   };
+  const archive = options.archive ?? 'both';
   for await (const records of options.client.listCallLog({
     scope: options.scope,
     extensionId: options.extensionId,
     dateFrom,
     dateTo,
     view: 'Detailed',
-    withRecording: true,
+    // Only recordings wanted: RingCentral leaves out the calls without one. Records wanted: all calls.
+    ...(archive === 'recordings' ? { withRecording: true } : {}),
     signal: options.signal,
   })) {
     const items = records.flatMap((r) =>
-      recordingItems(r, { rc: options.rc, extensions: options.extensions }),
+      recordItems(r, { rc: options.rc, extensions: options.extensions, archive }),
     );
     const fresh = options.ledger.recordFound(items, options.source);
     result.pages += 1;

@@ -56,12 +56,15 @@ export default function register(RED: RED): void {
       }
       try {
         const row = ledger?.get(item.key);
-        const failure = msg.error as { message?: string } | undefined;
+        const failure = msg.error as { message?: string; lost?: boolean } | undefined;
         // Sinks of this pack write the ledger themselves; outcomes of other sinks are recorded here.
         if (failure) {
           run.failed++;
-          if (ledger && row?.status !== 'Failed')
-            ledger.markFailed(item.key, 'flow', failure.message || 'failed', item);
+          // Lost (content gone at RingCentral) is never turned back into a plain failure.
+          if (ledger && row?.status !== 'Failed' && row?.status !== 'Lost') {
+            if (failure.lost === true) ledger.markLost(item.key, 'flow', failure.message || 'lost', item);
+            else ledger.markFailed(item.key, 'flow', failure.message || 'failed', item);
+          }
         } else {
           run.archived++;
           if (ledger && row?.status !== 'Archived') {

@@ -11,6 +11,7 @@ RED.nodes.registerType('rc-call-log-source', {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: true },
     scope: { value: 'account' },
+    archive: { value: 'both' },
     extensionId: { value: '' },
     initialDays: { value: 90, required: true, validate: RED.validators.number() },
     lookBackMinutes: { value: 120, required: true, validate: RED.validators.number() },
@@ -18,13 +19,17 @@ RED.nodes.registerType('rc-call-log-source', {
     backfillTo: { value: '' },
   },
   inputLabels: 'trigger',
-  outputLabels: 'one message per recording',
+  outputLabels: 'one message per call-log record and per recording',
   paletteLabel: 'call log',
-  label: function (this: { name?: string; scope?: string; extensionId?: string }) {
+  label: function (this: { name?: string; scope?: string; extensionId?: string; archive?: string }) {
     if (this.name) return this.name;
-    return this.scope === 'extension'
-      ? `call recordings (ext ${this.extensionId || 'me'})`
-      : 'call recordings';
+    const what =
+      this.archive === 'recordings'
+        ? 'call recordings'
+        : this.archive === 'records'
+          ? 'call log'
+          : 'call log + recordings';
+    return this.scope === 'extension' ? `${what} (ext ${this.extensionId || 'me'})` : what;
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ArchiveItem } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
-import { runCallLog } from '../../lib/sources/call-log';
+import { callLogArchiveOf, runCallLog } from '../../lib/sources/call-log';
 import { loadExtensions } from '../../lib/sources/extensions';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from '../shared/ledger';
@@ -13,6 +13,7 @@ import { closeAfter, errorMessage, shortText, timeOfDay } from '../shared/util';
 interface SourceDef extends NodeDef {
   rc?: string;
   scope?: string;
+  archive?: string;
   extensionId?: string;
   initialDays?: string | number;
   lookBackMinutes?: string | number;
@@ -45,6 +46,10 @@ export default function register(RED: RED): void {
     const rcNode = def.rc ? (RED.nodes.getNode(def.rc) as RcConfigNode | null) : null;
     const scope = def.scope === 'extension' ? 'extension' : 'account';
     const extensionId = (def.extensionId || '').trim() || '~';
+    // New nodes get 'both' from the editor. A node saved before the choice existed (no `archive` in
+    // its config) keeps doing what it did: recordings only, so an upgrade does not change a flow.
+    const archive =
+      def.archive === undefined || def.archive === '' ? 'recordings' : callLogArchiveOf(def.archive);
     const initialDays = positiveNumber(def.initialDays, 90);
     const lookBackMinutes = positiveNumber(def.lookBackMinutes, 120);
     const configRange = def.backfillFrom
@@ -109,6 +114,7 @@ export default function register(RED: RED): void {
         scope,
         extensionId,
         extensions,
+        archive,
         initialDays,
         lookBackMinutes,
         range: rangeFrom(msg) ?? configRange,

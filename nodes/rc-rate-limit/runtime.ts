@@ -1,4 +1,4 @@
-import { isArchiveItem, type ArchiveItem } from '../../lib/items';
+import { contentGroupFor, isArchiveItem, type ArchiveItem } from '../../lib/items';
 import type { ApiGroup } from '../../lib/ringcentral/types';
 import type { RcConfigNode } from '../rc-config/runtime';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
@@ -18,20 +18,6 @@ interface Held {
 }
 
 const GROUPS: ApiGroup[] = ['Light', 'Medium', 'Heavy', 'Auth'];
-
-/** The API group an item's content download counts in; undefined when it needs no request. */
-export function groupForItem(item: ArchiveItem): ApiGroup | undefined {
-  if (!('uri' in item.content)) return undefined;
-  switch (item.kind) {
-    case 'Voicemail':
-    case 'Fax':
-    case 'MMS':
-    case 'SMS':
-      return 'Medium';
-    default:
-      return 'Heavy';
-  }
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -79,7 +65,7 @@ export default function register(RED: RED): void {
         const held = queue[0];
         const item = held.msg.payload;
         try {
-          const group = isArchiveItem(item) ? (fixedGroup ?? groupForItem(item)) : undefined;
+          const group = isArchiveItem(item) ? (fixedGroup ?? contentGroupFor(item)) : undefined;
           if (group && isArchiveItem(item)) {
             const budget = clientFor(item).budget(group);
             const before = budget.snapshot();

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { archiveItem } from '../../lib/archive';
+import { archiveItem, LostContentError } from '../../lib/archive';
 import { isArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
 import type { StorageAdapter } from '../../lib/storage/types';
@@ -66,6 +66,8 @@ export function createSink(
   let active = 0;
   let archived = 0;
   let failed = 0;
+  /** Of the failed: content RingCentral no longer has (404), Lost in the ledger. */
+  let lost = 0;
   let closed = false;
   let idle: Promise<void> = Promise.resolve();
   let settleIdle: (() => void) | undefined;
@@ -87,12 +89,16 @@ export function createSink(
 
   const showStatus = () => {
     if (closed) return;
-    const text = t(`${i18n}.status.counts`, {
+    let text = t(`${i18n}.status.counts`, {
       archived,
       failed,
       active: active + queue.length,
       time: timeOfDay(),
     });
+    if (lost) {
+      const lostText = t(`${i18n}.status.lost`, { count: lost });
+      text += ` · ${lostText === `${i18n}.status.lost` ? `${lost} lost` : lostText}`;
+    }
     node.status({
       fill: failed ? 'yellow' : active ? 'blue' : 'green',
       shape: active ? 'ring' : 'dot',
@@ -147,15 +153,22 @@ export function createSink(
             const message = errorMessage(err);
             if (closed) return job.done();
             failed++;
-            job.msg.error = { message, source: { id: node.id, type: node.type, name: node.name } };
+            const isLost = err instanceof LostContentError;
+            if (isLost) lost++;
+            job.msg.error = {
+              message,
+              source: { id: node.id, type: node.type, name: node.name },
+              ...(isLost ? { lost: true } : {}),
+            };
             job.send([null, job.msg]);
             job.done(new Error(message));
-            node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
+            // Lost content is no fault of the flow: the counts (with "n lost") stay in view.
+            if (!isLost) node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
           },
         )
         .finally(() => {
           active--;
-          if (!failed || active || queue.length) showStatus();
+          if (failed === lost || active || queue.length) showStatus();
           if (!active && !queue.length) settleIdle?.();
           pump();
         });

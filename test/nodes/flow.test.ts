@@ -78,7 +78,11 @@ describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
     await helper.unload();
   });
 
-  function flow(extra: Record<string, unknown> = {}) {
+  /** The recordings tests archive only recordings; `source` overrides the call-log source's config. */
+  function flow(
+    extra: Record<string, unknown> = {},
+    source: Record<string, unknown> = { archive: 'recordings' },
+  ) {
     n++;
     archive = join(userDir, `archive-${n}`);
     // A ledger of its own for each test: the same simulator data is archived afresh.
@@ -93,6 +97,7 @@ describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
           initialDays: 3,
           lookBackMinutes: 60,
           wires: [['rl']],
+          ...source,
         },
         { id: 'rl', type: 'rc-rate-limit', group: 'auto', wires: [['sink']] },
         {
@@ -135,6 +140,105 @@ describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
       ledger.close();
     }
     assert.equal(sim.stats.rateLimited, 0, 'no 429 was provoked');
+  });
+
+  it('with archive both, every call-log record arrives once as a JSON file with its id, and every recording once', async () => {
+    const { flow: f, credentials } = flow({}, { archive: 'both' });
+    await helper.load(allNodes, f, credentials);
+    const received: string[] = [];
+    helper
+      .getNode('ok')
+      .on('input', (m: never) => received.push((m as { payload: { key: string } }).payload.key));
+    const bad: unknown[] = [];
+    helper.getNode('bad').on('input', (m: never) => bad.push(m));
+    const calls = sim.allCalls();
+    const recordings = sim.allRecordings();
+    assert.ok(calls.length > recordings.length / 2 && calls.some((c) => c.recordings.length === 0));
+    const total = calls.length + recordings.length;
+    helper.getNode('src').receive({ payload: Date.now() });
+    await waitFor(() => received.length >= total, 60_000, 'every record and recording archived');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(received.length, total, 'nothing twice');
+    assert.equal(new Set(received).size, total);
+    assert.deepEqual(bad, []);
+    assert.deepEqual(
+      received.filter((k) => k.startsWith('CallLog:')).sort(),
+      calls.map((c) => `CallLog:${c.id}`).sort(),
+    );
+
+    const all = readdirSync(archive, { recursive: true }).map(String);
+    const logFiles = all.filter(
+      (p) => /(^|\/)Call Log\//.test(p) && p.endsWith('.json') && !p.endsWith('.json.json'),
+    );
+    assert.equal(logFiles.length, calls.length, 'one JSON file per call-log record');
+    const ids = logFiles.map((p) => {
+      const record = JSON.parse(readFileSync(join(archive, p), 'utf8')) as { id: string };
+      assert.ok(p.endsWith(`_${record.id}.json`), `${p} is named by the record's id`);
+      return record.id;
+    });
+    assert.deepEqual(ids.sort(), calls.map((c) => c.id).sort());
+
+    const files = listFiles(archive);
+    assert.equal(files.length, recordings.length);
+    const hashes = new Set(files.map((p) => sha256(join(archive, p))));
+    for (const rec of recordings) assert.ok(hashes.has(sim.expectedContent(rec.id).sha256));
+    // Every recording joins back to its call: the sidecar names the call-log key, and that is archived.
+    for (const p of files) {
+      const sidecar = JSON.parse(readFileSync(join(archive, `${p}.json`), 'utf8')) as {
+        record: { id: string; callLogKey: string };
+      };
+      assert.equal(sidecar.record.callLogKey, `CallLog:${sidecar.record.id}`);
+      assert.ok(received.includes(sidecar.record.callLogKey));
+    }
+    const ledger = Ledger.open(process.env.RC_ARCHIVER_LEDGER!);
+    try {
+      assert.deepEqual(ledger.counts(), { Pending: 0, Archived: total, Failed: 0, Lost: 0 });
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('a recording RingCentral answers 404 for is Lost: failure output with error.lost, ledger and status say so', async () => {
+    const { flow: f, credentials } = flow();
+    await helper.load(allNodes, f, credentials);
+    const recordings = sim.allRecordings();
+    const gone = recordings[0];
+    const fault = sim.fault({
+      kind: 'status',
+      status: 404,
+      match: `/recording/${gone.id}/content`,
+      times: Infinity,
+      body: { errorCode: 'CMN-102', message: 'Resource for parameter [recordingId] is not found' },
+    });
+    const ok: string[] = [];
+    const bad: Array<{ payload: { key: string }; error: { message: string; lost?: boolean } }> = [];
+    helper.getNode('ok').on('input', (m: never) => ok.push((m as { payload: { key: string } }).payload.key));
+    helper.getNode('bad').on('input', (m: never) => bad.push(m));
+    const sinkStatus = statuses(helper.getNode('sink'));
+    try {
+      helper.getNode('src').receive({ payload: 1 });
+      await waitFor(() => ok.length + bad.length >= recordings.length, 60_000, 'every recording handled');
+    } finally {
+      fault.cancel();
+    }
+    assert.equal(ok.length, recordings.length - 1);
+    assert.equal(bad.length, 1);
+    assert.equal(bad[0].payload.key, `CallRecording:${gone.id}`);
+    assert.equal(bad[0].error.lost, true);
+    assert.match(bad[0].error.message, /no longer has this content \(404\)/);
+    assert.ok(
+      sinkStatus.some((st) => /1 lost/.test(st.text ?? '')),
+      'the status counts it as lost',
+    );
+    const ledger = Ledger.open(process.env.RC_ARCHIVER_LEDGER!);
+    try {
+      const row = ledger.get(`CallRecording:${gone.id}`)!;
+      assert.equal(row.status, 'Lost');
+      assert.match(row.lastError ?? '', /deleted by retention or by a user/);
+      assert.equal(ledger.counts().Lost, 1);
+    } finally {
+      ledger.close();
+    }
   });
 
   it('a second run lists again but archives nothing twice', async () => {

@@ -41,6 +41,13 @@ const spec = {
   'call-log-totals': { type: 'boolean', help: 'include totals and lastPage in call-log paging' },
   'live-interval-ms': { type: 'string', help: 'add calls every this many ms' },
   'live-calls': { type: 'string', help: 'calls added per interval (1)' },
+  'live-messages': { type: 'string', help: 'messages added per interval (0)' },
+  'messages-per-day': { type: 'string', help: 'voicemail/fax/SMS/MMS/pager messages per day (12)' },
+  'retention-days': { type: 'string', help: 'fax/voicemail retention in the message store, days (30)' },
+  'no-other-extensions': { type: 'boolean', help: 'only user extensions (no Department, Voicemail, …)' },
+  'posts-per-day': { type: 'string', help: 'team-messaging posts per day (20)' },
+  'export-polls': { type: 'string', help: 'data-export task reads until Completed (2)' },
+  'no-compliance-export': { type: 'boolean', help: 'data export answers 403 FeatureNotAvailable' },
   verbose: { type: 'boolean', help: 'log every request on stderr' },
   help: { type: 'boolean', help: 'show this help' },
 } as const;
@@ -121,8 +128,18 @@ function main(): void {
     rateLimits: limits,
     perPageOverMax,
     callLogTotals: values['call-log-totals'] === true ? true : undefined,
+    messagesPerDay: num('messages-per-day'),
+    faxVoicemailRetentionDays: num('retention-days'),
+    otherExtensions: values['no-other-extensions'] === true ? false : undefined,
+    postsPerDay: num('posts-per-day'),
+    exportPollsToComplete: num('export-polls'),
+    complianceExportEnabled: values['no-compliance-export'] === true ? false : undefined,
     liveActivity: liveInterval
-      ? { intervalMs: liveInterval, callsPerTick: num('live-calls') ?? 1 }
+      ? {
+          intervalMs: liveInterval,
+          callsPerTick: num('live-calls') ?? 1,
+          messagesPerTick: num('live-messages') ?? 0,
+        }
       : undefined,
     log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   };

@@ -21,6 +21,9 @@ export interface SimExtension {
   phoneNumber: string;
   admin: boolean;
   creationTime: number;
+  /** Extension type (AllExtensionTypesEnum): 'User' for the call-making users, others for mailboxes. */
+  type: string;
+  status: 'Enabled' | 'Disabled';
 }
 
 export interface SimRecording {
@@ -82,6 +85,8 @@ export interface GenerationOptions {
   lateRecordingFraction: number;
   lateRecordingDelaySec: number;
   recordingBytes: { min: number; max: number };
+  /** Add the non-user mailboxes and a disabled user (they make no calls). */
+  otherExtensions: boolean;
 }
 
 export interface NewCallOptions {
@@ -174,7 +179,10 @@ export function toMs(value: number | string | Date): number {
 
 /** Holds the generated account and adds activity to it. Calls are kept newest first. */
 export class SimDataStore {
+  /** The users that make calls (extension numbers 101, 102, …). */
   readonly extensions: SimExtension[] = [];
+  /** Other mailboxes: a disabled user, Department, DigitalUser, VirtualUser, Voicemail, SharedLinesGroup. */
+  readonly mailboxes: SimExtension[] = [];
   /** Sorted by startTime descending, then id descending. */
   readonly calls: SimCall[] = [];
   readonly callsById = new Map<string, SimCall>();
@@ -193,10 +201,42 @@ export class SimDataStore {
     this.liveRng = new Prng(options.seed ^ 0x5bd1e995);
     this.generateExtensions();
     this.generateHistory();
+    if (options.otherExtensions) this.generateMailboxes();
   }
 
   extension(id: string): SimExtension | undefined {
-    return this.extensions.find((e) => e.id === id);
+    return this.extensions.find((e) => e.id === id) ?? this.mailboxes.find((e) => e.id === id);
+  }
+
+  /** Users first, then the other mailboxes. */
+  get allExtensions(): SimExtension[] {
+    return [...this.extensions, ...this.mailboxes];
+  }
+
+  private generateMailboxes(): void {
+    const kinds: Array<[string, string, string, 'Enabled' | 'Disabled']> = [
+      ['User', 'Former', 'Employee', 'Disabled'],
+      ['Department', 'Support', 'Queue', 'Enabled'],
+      ['DigitalUser', 'Digital', 'Desk', 'Enabled'],
+      ['VirtualUser', 'Virtual', 'Assistant', 'Enabled'],
+      ['Voicemail', 'Sales', 'Voicemail', 'Enabled'],
+      ['SharedLinesGroup', 'Front', 'Desk', 'Enabled'],
+    ];
+    kinds.forEach(([type, firstName, lastName, status], i) => {
+      this.mailboxes.push({
+        id: String(62992000004 + i * 1000),
+        extensionNumber: String(201 + i),
+        firstName,
+        lastName,
+        name: `${firstName} ${lastName}`,
+        email: `${firstName}.${lastName}@example.com`.toLowerCase(),
+        phoneNumber: `+1650555${String(2000 + i).padStart(4, '0')}`,
+        admin: false,
+        creationTime: this.nowAtStart - 300 * 86400_000 + i * 3600_000,
+        type,
+        status,
+      });
+    });
   }
 
   private generateExtensions(): void {
@@ -220,6 +260,8 @@ export class SimDataStore {
         phoneNumber: `+1650555${String(1000 + i).padStart(4, '0')}`,
         admin: i === 0,
         creationTime: this.nowAtStart - 400 * 86400_000 + i * 3600_000,
+        type: 'User',
+        status: 'Enabled',
       });
     }
   }

@@ -18,7 +18,20 @@ export {
   type RecordingType,
   type Direction,
   type ThrottlingGroup,
+  type MessageInfo,
+  type AttachmentInfo,
+  type ExportDigest,
+  type ExportTaskInfo,
 } from './simulator';
+export {
+  storedZip,
+  crc32,
+  type MessageKind,
+  type MessageType,
+  type Availability,
+  type AttachmentType,
+  type NewMessageOptions,
+} from './messages';
 export {
   contentStream,
   contentSlice,

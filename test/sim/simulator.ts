@@ -24,6 +24,18 @@ import {
   type SimRecording,
 } from './data';
 import {
+  attachmentBytes,
+  sha256,
+  SimMessageStore,
+  SimTeamMessaging,
+  storedZip,
+  type Availability,
+  type MessageKind,
+  type NewMessageOptions,
+  type SimAttachment,
+  type SimMessage,
+} from './messages';
+import {
   OperationTable,
   RateLimiter,
   THROTTLING_GROUPS,
@@ -101,18 +113,38 @@ export interface SimulatorOptions {
   perPageOverMax?: 'error' | 'clamp';
   /** Include totalPages/totalElements and navigation.lastPage in call-log answers. Default false. */
   callLogTotals?: boolean;
+  /** Add non-user mailboxes (Department, DigitalUser, VirtualUser, Voicemail, SharedLinesGroup) and a disabled user. Default true. */
+  otherExtensions?: boolean;
+  /** Messages (voicemail, fax, SMS, MMS, pager) per day of history. Default 12. */
+  messagesPerDay?: number;
+  /** Relative shares of the message kinds. Default VoiceMail .3, Fax .15, SMS .35, MMS .1, Pager .1. */
+  messageFractions?: Partial<Record<MessageKind, number>>;
+  /** Fax and voicemail older than this are gone from the message store. Default 30. */
+  faxVoicemailRetentionDays?: number;
+  /** Fractions of generated messages that are Deleted / Purged. Default 0.05 / 0.02. */
+  deletedMessageFraction?: number;
+  purgedMessageFraction?: number;
+  /** Fraction of voicemails with an AudioTranscription. Default 0.5. */
+  transcriptionFraction?: number;
+  /** Team-messaging posts per day of history (what compliance exports contain). Default 20. */
+  postsPerDay?: number;
+  /** false: data-export answers 403 FeatureNotAvailable. Default true. */
+  complianceExportEnabled?: boolean;
+  /** Reads of a data-export task until it is Completed (the first read shows InProgress). Default 2. */
+  exportPollsToComplete?: number;
   /** Adds calls while running. */
-  liveActivity?: { intervalMs: number; callsPerTick?: number };
+  liveActivity?: { intervalMs: number; callsPerTick?: number; messagesPerTick?: number };
   /** Receives one line per request. */
   log?: (line: string) => void;
 }
 
 export interface ResolvedOptions extends Required<
-  Omit<SimulatorOptions, 'now' | 'liveActivity' | 'log' | 'rateLimits' | 'jwt'>
+  Omit<SimulatorOptions, 'now' | 'liveActivity' | 'log' | 'rateLimits' | 'jwt' | 'messageFractions'>
 > {
+  messageFractions: Record<MessageKind, number>;
   rateLimits: Record<ThrottlingGroup, number>;
   jwt: string;
-  liveActivity?: { intervalMs: number; callsPerTick: number };
+  liveActivity?: { intervalMs: number; callsPerTick: number; messagesPerTick: number };
 }
 
 export interface SimCredentials {
@@ -218,8 +250,61 @@ export interface FaultHandle {
   cancel(): void;
 }
 
+export interface AttachmentInfo {
+  id: string;
+  type: SimAttachment['type'];
+  uri: string;
+  contentType: string;
+  size: number;
+  fileName?: string;
+}
+
+export interface MessageInfo {
+  id: string;
+  extensionId: string;
+  type: SimMessage['type'];
+  /** An SMS with MmsAttachment attachments. */
+  mms: boolean;
+  direction: 'Inbound' | 'Outbound';
+  availability: Availability;
+  creationTime: string;
+  uri: string;
+  conversationId?: string;
+  subject?: string;
+  attachments: AttachmentInfo[];
+}
+
+export interface ExportDigest {
+  bytes: number;
+  sha256: string;
+  /** File name in the zip -> SHA-256 of its content. */
+  entries: Record<string, string>;
+}
+
+export interface ExportTaskInfo {
+  id: string;
+  status: 'Accepted' | 'InProgress' | 'Completed';
+  timeFrom: string;
+  timeTo: string;
+  polls: number;
+  datasetUri?: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Internals
+
+interface ExportTask {
+  id: string;
+  creatorId: string;
+  createdAt: number;
+  modifiedAt: number;
+  timeFrom: number;
+  timeTo: number;
+  contacts?: Array<{ id?: string; email?: string }>;
+  chatIds?: string[];
+  polls: number;
+  zip?: Buffer;
+}
 
 interface Session {
   id: string;
@@ -251,6 +336,7 @@ interface Ctx {
   group?: GroupName;
   userKey: string;
   status: number;
+  body?: Buffer;
 }
 
 interface ActiveFault {
@@ -290,8 +376,12 @@ const DEFAULT_USER_PERMISSIONS = [
   'FullCompanyCallLog',
   'ReadMessages',
   'ReadPersonalContacts',
+  'Glip',
 ];
 const ADMIN_ONLY_PERMISSIONS = ['FullCompanyCallLog'];
+
+/** Marks string values that are written as raw JSON numbers (int64 above 2^53). */
+const BIG_MARK = '\u0000bigint:';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -383,6 +473,14 @@ export class Simulator {
   readonly operations: OperationTable;
   readonly limiter: RateLimiter;
   readonly data: SimDataStore;
+  /** Voicemail, fax, SMS, MMS and pager messages of all extensions. */
+  readonly messages: SimMessageStore;
+  /** Team-messaging chats and posts (the content of compliance exports). */
+  readonly team: SimTeamMessaging;
+  /** Recording and attachment ids whose content answers 404 (see deleteContent). */
+  private readonly deletedContent = new Set<string>();
+  private readonly exportTasks = new Map<string, ExportTask>();
+  private exportCounter = 0;
   platformUrl = '';
   mediaUrl = '';
   /** The last 2000 requests (control routes excluded), oldest first. */
@@ -445,10 +543,28 @@ export class Simulator {
       userPermissions: options.userPermissions ?? [...DEFAULT_USER_PERMISSIONS],
       perPageOverMax: options.perPageOverMax ?? 'error',
       callLogTotals: options.callLogTotals ?? false,
+      otherExtensions: options.otherExtensions ?? true,
+      messagesPerDay: options.messagesPerDay ?? 12,
+      messageFractions: {
+        VoiceMail: 0.3,
+        Fax: 0.15,
+        SMS: 0.35,
+        MMS: 0.1,
+        Pager: 0.1,
+        ...(options.messageFractions ?? {}),
+      },
+      faxVoicemailRetentionDays: options.faxVoicemailRetentionDays ?? 30,
+      deletedMessageFraction: options.deletedMessageFraction ?? 0.05,
+      purgedMessageFraction: options.purgedMessageFraction ?? 0.02,
+      transcriptionFraction: options.transcriptionFraction ?? 0.5,
+      postsPerDay: options.postsPerDay ?? 20,
+      complianceExportEnabled: options.complianceExportEnabled ?? true,
+      exportPollsToComplete: options.exportPollsToComplete ?? 2,
       liveActivity: options.liveActivity
         ? {
             intervalMs: options.liveActivity.intervalMs,
             callsPerTick: options.liveActivity.callsPerTick ?? 1,
+            messagesPerTick: options.liveActivity.messagesPerTick ?? 0,
           }
         : undefined,
     };
@@ -465,6 +581,28 @@ export class Simulator {
     const gen: GenerationOptions = { ...this.options };
     this.data = new SimDataStore(gen, Math.floor(this.now() / 1000) * 1000);
     this.jwts.set(this.options.jwt, this.data.extensions[0].id);
+    const o = this.options;
+    this.messages = new SimMessageStore(
+      {
+        seed: o.seed,
+        days: o.days,
+        messagesPerDay: o.messagesPerDay,
+        fractions: o.messageFractions,
+        faxVoicemailRetentionDays: o.faxVoicemailRetentionDays,
+        deletedFraction: o.deletedMessageFraction,
+        purgedFraction: o.purgedMessageFraction,
+        transcriptionFraction: o.transcriptionFraction,
+      },
+      () => this.data.allExtensions,
+      this.data.nowAtStart,
+    );
+    this.team = new SimTeamMessaging(
+      o.seed,
+      this.data.extensions,
+      o.days,
+      o.postsPerDay,
+      this.data.nowAtStart,
+    );
     this.logFn = options.log;
     this.platformServer = http.createServer((req, res) => this.dispatch('platform', req, res));
     this.mediaServer = http.createServer((req, res) => this.dispatch('media', req, res));
@@ -628,11 +766,90 @@ export class Simulator {
     return out;
   }
 
-  startLiveActivity(opts: { intervalMs: number; callsPerTick?: number }): void {
+  /** Adds n messages created just now (or at opts.at); type 'MMS' is an SMS with images. */
+  addMessages(n: number, opts: NewMessageOptions = {}): MessageInfo[] {
+    const out: MessageInfo[] = [];
+    for (let i = 0; i < n; i++) out.push(this.messageInfo(this.messages.addLive(opts, this.now())));
+    return out;
+  }
+
+  /**
+   * Every message still in the store (not past the fax/voicemail retention), newest first; with
+   * `availability` (default all three) and `extensionId` filters.
+   */
+  allMessages(
+    options: { extensionId?: string; availability?: Availability[]; includeExpired?: boolean } = {},
+  ): MessageInfo[] {
+    const now = this.now();
+    return this.messages.messages
+      .filter(
+        (m) =>
+          m.creationTime <= now &&
+          (options.includeExpired || !this.messages.expired(m, now)) &&
+          (!options.extensionId || m.extensionId === options.extensionId) &&
+          (!options.availability || options.availability.includes(m.availability)),
+      )
+      .map((m) => this.messageInfo(m));
+  }
+
+  /** Size, SHA-256 and Content-Type of an attachment, from the same generator as the download. */
+  expectedAttachment(
+    messageId: string,
+    attachmentId: string,
+  ): { bytes: number; sha256: string; contentType: string } {
+    const att = this.messages.attachmentsById.get(attachmentId);
+    if (!att || att.messageId !== messageId)
+      throw new Error(`unknown attachment ${messageId}/${attachmentId}`);
+    const buf = attachmentBytes(this.options.seed, att);
+    return { bytes: buf.length, sha256: sha256(buf), contentType: att.contentType };
+  }
+
+  /** The bytes of an attachment (as downloaded). */
+  attachmentContent(attachmentId: string): Buffer {
+    const att = this.messages.attachmentsById.get(attachmentId);
+    if (!att) throw new Error(`unknown attachment ${attachmentId}`);
+    return attachmentBytes(this.options.seed, att);
+  }
+
+  /**
+   * Makes a recording's or an attachment's content vanish: its download answers 404 CMN-102 from
+   * now on (metadata stays listed). Takes a contentUri, an attachment uri or a bare id.
+   */
+  deleteContent(uriOrId: string): void {
+    const path = uriOrId.replace(/[?#].*$/, '');
+    const m = /\/content\/([^/]+)$/.exec(path) ?? /\/recording\/([^/]+)\/content$/.exec(path);
+    this.deletedContent.add(m ? m[1] : (path.split('/').pop() ?? path));
+  }
+
+  /** The data-export tasks created so far. */
+  exportTasksInfo(): ExportTaskInfo[] {
+    return [...this.exportTasks.values()].map((t) => ({
+      id: t.id,
+      status: this.exportStatus(t),
+      timeFrom: iso(t.timeFrom),
+      timeTo: iso(t.timeTo),
+      polls: t.polls,
+      ...(this.exportStatus(t) === 'Completed' ? { datasetUri: this.datasetUri(t) } : {}),
+    }));
+  }
+
+  /** Size and SHA-256 of a data-export task's dataset (zip), and the SHA-256 of each file in it. */
+  expectedExport(taskId: string): ExportDigest {
+    const task = this.exportTasks.get(taskId);
+    if (!task) throw new Error(`unknown export task ${taskId}`);
+    const entries: Record<string, string> = {};
+    for (const f of this.exportFiles(task)) entries[f.name] = sha256(f.data);
+    const zip = this.exportZip(task);
+    return { bytes: zip.length, sha256: sha256(zip), entries };
+  }
+
+  startLiveActivity(opts: { intervalMs: number; callsPerTick?: number; messagesPerTick?: number }): void {
     this.stopLiveActivity();
     const perTick = opts.callsPerTick ?? 1;
+    const messagesPerTick = opts.messagesPerTick ?? 0;
     this.liveTimer = setInterval(() => {
       for (let i = 0; i < perTick; i++) this.data.addLiveCall({}, this.now(), true);
+      for (let i = 0; i < messagesPerTick; i++) this.messages.addLive({}, this.now());
     }, opts.intervalMs);
     this.liveTimer.unref();
   }
@@ -760,6 +977,91 @@ export class Simulator {
     };
   }
 
+  private messageUri(m: SimMessage): string {
+    return `${this.extensionUri(m.extensionId)}/message-store/${m.id}`;
+  }
+
+  private attachmentUri(m: SimMessage, a: SimAttachment): string {
+    return `${this.mediaUrl}/restapi/v1.0/account/${this.accountId}/extension/${m.extensionId}/message-store/${m.id}/content/${a.id}`;
+  }
+
+  private visibleAttachments(m: SimMessage): SimAttachment[] {
+    return m.availability === 'Purged' ? [] : m.attachments;
+  }
+
+  private messageInfo(m: SimMessage): MessageInfo {
+    return {
+      id: m.id,
+      extensionId: m.extensionId,
+      type: m.type,
+      mms: m.mms,
+      direction: m.direction,
+      availability: m.availability,
+      creationTime: iso(m.creationTime),
+      uri: this.messageUri(m),
+      ...(m.conversationId ? { conversationId: m.conversationId } : {}),
+      ...(m.subject ? { subject: m.subject } : {}),
+      attachments: this.visibleAttachments(m).map((a) => ({
+        id: a.id,
+        type: a.type,
+        uri: this.attachmentUri(m, a),
+        contentType: a.contentType,
+        size: a.size,
+        ...(a.fileName ? { fileName: a.fileName } : {}),
+      })),
+    };
+  }
+
+  /** A message record; conversationId is a placeholder string that sendBigJson writes as a raw number. */
+  private renderMessage(m: SimMessage, single: boolean): Record<string, unknown> {
+    const party = (p: SimParty): Record<string, string> => this.party(p) as Record<string, string>;
+    const out: Record<string, unknown> = {
+      uri: this.messageUri(m),
+      id: Number(m.id),
+      extensionId: m.extensionId,
+      to: m.to.map(party),
+      from: party(m.from),
+      type: m.type,
+      creationTime: iso(m.creationTime),
+      readStatus: m.readStatus,
+      priority: 'Normal',
+      attachments: this.visibleAttachments(m).map((a) => ({
+        id: Number(a.id),
+        uri: this.attachmentUri(m, a),
+        type: a.type,
+        contentType: a.contentType,
+        size: a.size,
+        ...(a.fileName ? { fileName: a.fileName } : {}),
+        ...(a.vmDuration !== undefined ? { vmDuration: a.vmDuration } : {}),
+        ...(a.width !== undefined ? { width: a.width, height: a.height } : {}),
+      })),
+      direction: m.direction,
+      availability: m.availability,
+      ...(m.subject !== undefined ? { subject: m.subject } : {}),
+      messageStatus: m.messageStatus,
+      lastModifiedTime: iso(m.lastModifiedTime),
+    };
+    if (m.conversationId) {
+      out.conversationId = `${BIG_MARK}${m.conversationId}`;
+      out.conversation = {
+        id: m.conversationId,
+        uri: `${this.platformUrl}/restapi/v1.0/conversation/${m.conversationId}`,
+      };
+    }
+    if (m.type === 'SMS') {
+      out.smsSendingAttemptsCount = 1;
+      if (m.direction === 'Outbound') out.smsDeliveryTime = iso(m.creationTime + 2000);
+    }
+    if (m.vmTranscriptionStatus) out.vmTranscriptionStatus = m.vmTranscriptionStatus;
+    if (m.faxResolution) {
+      out.faxResolution = m.faxResolution;
+      out.faxPageCount = m.faxPageCount;
+      if (m.direction === 'Outbound') out.coverIndex = 0;
+    }
+    if (single) out.vmSideRecipients = m.to.map(party);
+    return out;
+  }
+
   private recordingUri(id: string): string {
     return `${this.platformUrl}/restapi/v1.0/account/${this.accountId}/recording/${id}`;
   }
@@ -801,7 +1103,8 @@ export class Simulator {
       return;
     }
     const method = (req.method ?? 'GET').toUpperCase();
-    const match = this.operations.match(method, url.pathname);
+    const match =
+      this.operations.match(method, url.pathname) ?? this.datasetMatch(host, method, url.pathname);
     const op = match?.op;
     const ctx: Ctx = {
       host,
@@ -823,6 +1126,7 @@ export class Simulator {
 
     const body =
       method === 'POST' || method === 'PUT' || method === 'PATCH' ? await readBody(req) : Buffer.alloc(0);
+    ctx.body = body;
 
     // who is asking (decides the rate-limit bucket)
     let session: Session | undefined;
@@ -941,6 +1245,30 @@ export class Simulator {
     await handler.call(this, ctx, params, session);
   }
 
+  /**
+   * The dataset download of a compliance export is not in the throttling table: it is served here on
+   * the media host as `readDataExportDataset`, group Heavy (like the other archive downloads).
+   */
+  private datasetMatch(
+    host: 'platform' | 'media',
+    method: string,
+    path: string,
+  ): { op: OperationInfo; params: Record<string, string> } | undefined {
+    const m = /^\/team-messaging\/v1\/data-export\/([^/]+)\/datasets\/([^/]+)$/.exec(path);
+    if (!m || host !== 'media' || (method !== 'GET' && method !== 'HEAD')) return undefined;
+    return {
+      op: {
+        method: 'GET',
+        template: '/team-messaging/v1/data-export/{taskId}/datasets/{datasetId}',
+        operationId: 'readDataExportDataset',
+        group: 'Heavy',
+        appPermission: 'TeamMessaging',
+        media: true,
+      },
+      params: { taskId: decodeURIComponent(m[1]), datasetId: decodeURIComponent(m[2]) },
+    };
+  }
+
   private permissionError(who: 'application' | 'user', permission: string): HttpError {
     const message =
       who === 'application'
@@ -1010,6 +1338,12 @@ export class Simulator {
   private sendJson(ctx: Ctx, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const buf = Buffer.from(JSON.stringify(body));
     this.sendRaw(ctx, status, buf, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+  }
+
+  /** Like sendJson, but string values marked with BIG_MARK are written as raw (unrounded) numbers. */
+  private sendBigJson(ctx: Ctx, status: number, body: unknown): void {
+    const text = JSON.stringify(body).replace(/"\\u0000bigint:(\d+)"/g, '$1');
+    this.sendRaw(ctx, status, Buffer.from(text), { 'Content-Type': 'application/json; charset=utf-8' });
   }
 
   private sendRaw(ctx: Ctx, status: number, buf: Buffer, headers: Record<string, string>): void {
@@ -1263,11 +1597,11 @@ export class Simulator {
       const number = q.get('extensionNumber');
       const statuses = parseList(q, 'status');
       const types = parseList(q, 'type');
-      const all = this.data.extensions.filter(
+      const all = this.data.allExtensions.filter(
         (e) =>
           (!number || e.extensionNumber === number) &&
-          (statuses.length === 0 || statuses.includes('Enabled')) &&
-          (types.length === 0 || types.includes('User')),
+          (statuses.length === 0 || statuses.includes(e.status)) &&
+          (types.length === 0 || types.includes(e.type)),
       );
       const { perPage, page } = this.pagingParams(q, 100);
       this.sendJson(
@@ -1326,9 +1660,322 @@ export class Simulator {
     },
     async readCallRecordingContent(ctx, params) {
       const { rec } = this.visibleRecording(params.recordingId);
+      if (this.deletedContent.has(rec.id)) throw notFound('recordingId');
       await this.streamContent(ctx, rec);
     },
+    listMessages(ctx, params, session) {
+      const ext = this.resolveExtension(params.extensionId, session);
+      this.listMessages(ctx, ext);
+    },
+    readMessage(ctx, params, session) {
+      const ext = this.resolveExtension(params.extensionId, session);
+      const m = this.visibleMessage(ext, params.messageId);
+      this.sendBigJson(ctx, 200, this.renderMessage(m, true));
+    },
+    async readMessageContent(ctx, params, session) {
+      const ext = this.resolveExtension(params.extensionId, session);
+      const m = this.visibleMessage(ext, params.messageId);
+      const att = this.visibleAttachments(m).find((a) => a.id === params.attachmentId);
+      if (!att || this.deletedContent.has(att.id)) throw notFound('attachmentId');
+      await this.streamBuffer(
+        ctx,
+        attachmentBytes(this.options.seed, att),
+        att.contentType,
+        att.id,
+        att.fileName,
+      );
+    },
+    listDataExportTasksNew(ctx) {
+      this.checkComplianceExport();
+      const q = ctx.url.searchParams;
+      const statuses = parseList(q, 'status');
+      const { page, perPage } = this.pagingParams(q, 30);
+      const tasks = [...this.exportTasks.values()]
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .map((t) => {
+          t.polls++;
+          return t;
+        })
+        .filter((t) => statuses.length === 0 || statuses.includes(this.exportStatus(t)))
+        .map((t) => this.exportTaskJson(t));
+      const paged = this.pageOf(ctx, tasks, page, perPage, true, {});
+      this.sendJson(ctx, 200, { tasks: paged.records, navigation: paged.navigation, paging: paged.paging });
+    },
+    createDataExportTaskNew(ctx, _params, session) {
+      this.checkComplianceExport();
+      let input: Record<string, unknown> = {};
+      const raw = (ctx.body ?? Buffer.alloc(0)).toString('utf8').trim();
+      if (raw) {
+        try {
+          input = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          throw new HttpError(400, apiError('CMN-101', 'Request body is not valid JSON'));
+        }
+      }
+      const now = this.now();
+      const time = (name: string): number | undefined => {
+        const v = input[name];
+        if (v === undefined || v === null) return undefined;
+        const ms = typeof v === 'string' ? Date.parse(v) : NaN;
+        if (Number.isNaN(ms)) throw invalidParameter(name, String(v));
+        return ms;
+      };
+      const timeTo = time('timeTo') ?? now;
+      const timeFrom = time('timeFrom') ?? timeTo - 86400_000;
+      if (timeFrom >= timeTo) throw invalidParameter('timeFrom', iso(timeFrom));
+      if (timeTo - timeFrom > 183 * 86400_000) {
+        throw new HttpError(
+          400,
+          apiError(
+            'CMN-101',
+            'Parameter [timeFrom] value is invalid: the time frame must not exceed 6 months',
+            {
+              parameterName: 'timeFrom',
+              parameterValue: iso(timeFrom),
+            },
+          ),
+        );
+      }
+      const contacts = input.contacts as Array<{ id?: string; email?: string }> | undefined;
+      const chatIds = input.chatIds as string[] | undefined;
+      if (contacts !== undefined && (!Array.isArray(contacts) || contacts.length > 10))
+        throw invalidParameter('contacts', null);
+      if (chatIds !== undefined && (!Array.isArray(chatIds) || chatIds.length > 10))
+        throw invalidParameter('chatIds', null);
+      const active = [...this.exportTasks.values()].filter((t) => this.exportStatus(t) !== 'Completed');
+      if (active.length >= 2) {
+        throw new HttpError(
+          400,
+          apiError('CMN-101', 'No more than 2 data export tasks can be in progress simultaneously'),
+        );
+      }
+      const id = String(8_100_000 + ++this.exportCounter * 37);
+      const task: ExportTask = {
+        id,
+        creatorId: session.ownerId,
+        createdAt: now,
+        modifiedAt: now,
+        timeFrom,
+        timeTo,
+        contacts,
+        chatIds,
+        polls: 0,
+      };
+      this.exportTasks.set(id, task);
+      this.sendJson(ctx, 202, this.exportTaskJson(task));
+    },
+    readDataExportTaskNew(ctx, params) {
+      this.checkComplianceExport();
+      const task = this.exportTasks.get(params.taskId);
+      if (!task) throw notFound('taskId');
+      task.polls++;
+      this.sendJson(ctx, 200, this.exportTaskJson(task));
+    },
+    async readDataExportDataset(ctx, params) {
+      // dataset links need the Bearer header (no access_token query parameter)
+      if (!/^Bearer\s+\S+$/i.test(ctx.req.headers.authorization ?? ''))
+        return this.unauthorized(ctx, 'missing');
+      this.checkComplianceExport();
+      const task = this.exportTasks.get(params.taskId);
+      if (!task || this.exportStatus(task) !== 'Completed' || params.datasetId !== `${task.id}-1`)
+        throw notFound('datasetId');
+      if (this.deletedContent.has(params.datasetId)) throw notFound('datasetId');
+      await this.streamBuffer(
+        ctx,
+        this.exportZip(task),
+        'application/zip',
+        params.datasetId,
+        `${task.id}.zip`,
+      );
+    },
   };
+
+  private visibleMessage(ext: SimExtension, id: string): SimMessage {
+    const m = this.messages.byId.get(id);
+    const now = this.now();
+    if (!m || m.extensionId !== ext.id || m.creationTime > now || this.messages.expired(m, now))
+      throw notFound('messageId');
+    return m;
+  }
+
+  private listMessages(ctx: Ctx, ext: SimExtension): void {
+    const q = ctx.url.searchParams;
+    const { perPage, page } = this.pagingParams(q, 100);
+    const now = this.now();
+    const parseDate = (name: string): number | undefined => {
+      const raw = q.get(name);
+      if (raw === null || raw === '') return undefined;
+      const ms = Date.parse(raw);
+      if (Number.isNaN(ms)) throw invalidParameter(name, raw);
+      return ms;
+    };
+    const dateTo = parseDate('dateTo') ?? now;
+    const dateFrom = parseDate('dateFrom') ?? dateTo - 86400_000;
+    const types = parseList(q, 'messageType');
+    for (const t of types)
+      if (!['Fax', 'SMS', 'VoiceMail', 'Pager', 'Text'].includes(t)) throw invalidParameter('messageType', t);
+    const availability = parseList(q, 'availability');
+    for (const a of availability)
+      if (!['Alive', 'Deleted', 'Purged'].includes(a)) throw invalidParameter('availability', a);
+    const avail = availability.length ? availability : ['Alive'];
+    const directions = parseList(q, 'direction');
+    for (const d of directions)
+      if (d !== 'Inbound' && d !== 'Outbound') throw invalidParameter('direction', d);
+    const readStatus = parseList(q, 'readStatus');
+    const conversationId = q.get('conversationId');
+    const matches: SimMessage[] = [];
+    for (const m of this.messages.messages) {
+      if (m.creationTime > dateTo || m.creationTime > now) continue;
+      if (m.creationTime < dateFrom) break; // newest first
+      if (m.extensionId !== ext.id) continue;
+      if (this.messages.expired(m, now)) continue;
+      if (types.length && !types.includes(m.type)) continue;
+      if (!avail.includes(m.availability)) continue;
+      if (directions.length && !directions.includes(m.direction)) continue;
+      if (readStatus.length && !readStatus.includes(m.readStatus)) continue;
+      if (conversationId && m.conversationId !== conversationId) continue;
+      matches.push(m);
+    }
+    const start = (page - 1) * perPage;
+    const rendered: object[] = new Array(matches.length);
+    matches.slice(start, start + perPage).forEach((m, i) => {
+      rendered[start + i] = this.renderMessage(m, false);
+    });
+    const fixed = { dateFrom: iso(dateFrom), dateTo: iso(dateTo) };
+    this.sendBigJson(ctx, 200, this.pageOf(ctx, rendered, page, perPage, false, fixed));
+  }
+
+  private checkComplianceExport(): void {
+    if (!this.options.complianceExportEnabled) {
+      throw new HttpError(
+        403,
+        apiError('FeatureNotAvailable', 'Compliance Exports feature is not available for the account'),
+      );
+    }
+  }
+
+  private exportStatus(t: ExportTask): 'Accepted' | 'InProgress' | 'Completed' {
+    if (t.polls >= this.options.exportPollsToComplete) return 'Completed';
+    return t.polls >= 1 ? 'InProgress' : 'Accepted';
+  }
+
+  private datasetUri(t: ExportTask): string {
+    return `${this.mediaUrl}/team-messaging/v1/data-export/${t.id}/datasets/${t.id}-1`;
+  }
+
+  private exportFiles(t: ExportTask): Array<{ name: string; data: Buffer }> {
+    const users = this.data.extensions;
+    const contactIds = t.contacts?.map(
+      (c) => c.id ?? users.find((u) => u.email === c.email?.toLowerCase())?.id ?? '-',
+    );
+    return this.team.exportFiles(users, {
+      timeFrom: t.timeFrom,
+      timeTo: t.timeTo,
+      chatIds: t.chatIds,
+      contactIds,
+    });
+  }
+
+  private exportZip(t: ExportTask): Buffer {
+    t.zip ??= storedZip(this.exportFiles(t), t.createdAt);
+    return t.zip;
+  }
+
+  private exportTaskJson(t: ExportTask): object {
+    const status = this.exportStatus(t);
+    const creator = this.data.extension(t.creatorId);
+    const completedAt = t.createdAt + 1000 * Math.max(1, this.options.exportPollsToComplete);
+    return {
+      uri: `${this.platformUrl}/team-messaging/v1/data-export/${t.id}`,
+      id: t.id,
+      creationTime: iso(t.createdAt),
+      lastModifiedTime: iso(
+        status === 'Completed' ? completedAt : status === 'InProgress' ? t.createdAt + 1000 : t.createdAt,
+      ),
+      status,
+      creator: { id: t.creatorId, firstName: creator?.firstName ?? '', lastName: creator?.lastName ?? '' },
+      specific: {
+        timeFrom: iso(t.timeFrom),
+        timeTo: iso(t.timeTo),
+        ...(t.contacts ? { contacts: t.contacts } : {}),
+        ...(t.chatIds ? { chatIds: t.chatIds } : {}),
+      },
+      ...(status === 'Completed'
+        ? {
+            datasets: [
+              {
+                id: `${t.id}-1`,
+                uri: this.datasetUri(t),
+                size: this.exportZip(t).length,
+                expiresAt: iso(completedAt + 24 * 3600_000),
+              },
+            ],
+          }
+        : {}),
+    };
+  }
+
+  /** Streams an in-memory body in 64 KB chunks with backpressure (with the body-cutting faults). */
+  private async streamBuffer(
+    ctx: Ctx,
+    buf: Buffer,
+    contentType: string,
+    id: string,
+    fileName?: string,
+  ): Promise<void> {
+    const { req, res } = ctx;
+    const headers: Record<string, string> = {
+      'Content-Type': contentType,
+      'Content-Length': String(buf.length),
+    };
+    const disposition = ctx.url.searchParams.get('contentDisposition');
+    if (disposition) {
+      const name = ctx.url.searchParams.get('contentDispositionFilename') ?? fileName ?? id;
+      headers['Content-Disposition'] = `${disposition.toLowerCase()}; filename="${name.replace(/"/g, '')}"`;
+    }
+    const cut = this.takeFault(ctx, ['reset', 'close-early', 'stall']);
+    if (cut && (cut.kind === 'reset' || cut.kind === 'close-early')) headers.Connection = 'close';
+    ctx.status = 200;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const stats = this.statsData;
+    stats.downloads.started++;
+    const limit = cut && 'afterBytes' in cut ? Math.min(Math.max(0, cut.afterBytes), buf.length) : buf.length;
+    for (let offset = 0; offset < limit && !res.destroyed; offset += DEFAULT_CHUNK_SIZE) {
+      const chunk = buf.subarray(offset, Math.min(limit, offset + DEFAULT_CHUNK_SIZE));
+      stats.bytesServed += chunk.length;
+      stats.contentBytesServed += chunk.length;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    if (res.destroyed) {
+      stats.downloads.failed++;
+      return;
+    }
+    if (cut && limit < buf.length) {
+      stats.downloads.failed++;
+      if (cut.kind === 'stall') return;
+      if (cut.kind === 'reset')
+        await new Promise<void>((resolve) => res.write(Buffer.alloc(0), () => resolve()));
+      this.cutResponse(ctx, cut.kind);
+      return;
+    }
+    res.end(() => {
+      stats.downloads.completed++;
+    });
+  }
 
   private resolveExtension(id: string, session: Session): SimExtension {
     const extId = id === '~' ? session.ownerId : id;
@@ -1415,8 +2062,8 @@ export class Simulator {
       id: Number(e.id),
       extensionNumber: e.extensionNumber,
       name: e.name,
-      type: 'User',
-      status: 'Enabled',
+      type: e.type,
+      status: e.status,
       contact: this.contactJson(e),
       permissions: { admin: { enabled: e.admin }, internationalCalling: { enabled: false } },
       profileImage: { uri: `${this.extensionUri(e.id)}/profile-image` },
@@ -1824,6 +2471,20 @@ export class Simulator {
         const { count, ...opts } = input as { count?: number } & NewCallOptions;
         return send(200, { calls: this.addCalls(Math.max(1, Number(count ?? 1)), opts) });
       }
+      case 'GET /__sim/messages':
+        return send(200, this.allMessages({ extensionId: url.searchParams.get('extensionId') ?? undefined }));
+      case 'POST /__sim/messages': {
+        const { count, ...opts } = input as { count?: number } & NewMessageOptions;
+        return send(200, { messages: this.addMessages(Math.max(1, Number(count ?? 1)), opts) });
+      }
+      case 'POST /__sim/content/delete': {
+        const target = String(input.uri ?? input.id ?? '');
+        if (!target) return send(400, { error: 'uri or id is required' });
+        this.deleteContent(target);
+        return send(200, { ok: true });
+      }
+      case 'GET /__sim/exports':
+        return send(200, this.exportTasksInfo());
       case 'POST /__sim/fault': {
         const spec = { ...input } as Record<string, unknown>;
         if (typeof spec.matchRegex === 'string') {

@@ -5,9 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { archiveItem, hashingStream, redact, type ArchiveDeps } from '../../lib/archive';
+import {
+  archiveItem,
+  hashingStream,
+  LOST_REASON,
+  LostContentError,
+  redact,
+  type ArchiveDeps,
+} from '../../lib/archive';
 import type { ArchiveItem } from '../../lib/items';
 import { Ledger } from '../../lib/ledger/index';
+import { RcApiError } from '../../lib/ringcentral/errors';
 import type { ContentFetcher, ContentResponse } from '../../lib/ringcentral/types';
 import { FolderStorage } from '../../lib/storage/folder';
 import { DEFAULT_TEMPLATE, renderPath } from '../../lib/template';
@@ -47,6 +55,7 @@ function recording(id: string, extra: Partial<ArchiveItem> = {}): ArchiveItem {
 
 interface FakeFetcher extends ContentFetcher {
   calls: string[];
+  groups: Array<string | undefined>;
   lastBody?: Readable;
 }
 
@@ -61,8 +70,10 @@ function fakeFetcher(
 ): FakeFetcher {
   const fetcher: FakeFetcher = {
     calls: [],
-    async openContent(uri: string): Promise<ContentResponse> {
+    groups: [],
+    async openContent(uri: string, options?: { group?: string }): Promise<ContentResponse> {
       fetcher.calls.push(uri);
+      fetcher.groups.push(options?.group);
       if (opts.mode === 'reject') {
         throw new Error(
           `HTTP 404 for ${uri}?access_token=SECRET-TOKEN-123 (Authorization: Bearer abc.def.ghi)`,
@@ -250,6 +261,49 @@ describe('archiveItem', () => {
     assert.equal(redact('x?access_token=abc&b=1 Bearer xyz'), 'x?access_token=***&b=1 Bearer ***');
   });
 
+  it('content RingCentral answers 404 for is marked Lost with the reason, not Failed, and writes nothing', async () => {
+    const item = recording('4040');
+    ledger.recordFound([item], 'src');
+    const calls: string[] = [];
+    const fetcher: ContentFetcher = {
+      async openContent(uri: string): Promise<ContentResponse> {
+        calls.push(uri);
+        throw new RcApiError('Resource for parameter [recordingId] is not found', {
+          status: 404,
+          errorCode: 'CMN-102',
+          path: '/restapi/v1.0/account/1000/recording/4040/content',
+        });
+      },
+    };
+    const before = walk(root);
+    const err = await archiveItem(item, deps(fetcher)).then(
+      () => assert.fail('expected a rejection'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof LostContentError);
+    assert.equal(err.lost, true);
+    assert.equal(err.key, item.key);
+    assert.match(err.message, /CallRecording:4040.*no longer has this content \(404\)/);
+    assert.equal(calls.length, 1);
+    const row = ledger.get(item.key)!;
+    assert.equal(row.status, 'Lost');
+    assert.equal(row.lastError, LOST_REASON);
+    assert.match(row.lastError!, /deleted by retention or by a user/);
+    assert.equal(row.attempts, 1);
+    assert.deepEqual(
+      ledger.events(item.key).map((e) => e.event),
+      ['Found', 'Attempt', 'Lost'],
+    );
+    assert.deepEqual(ledger.counts(), { Pending: 0, Archived: 0, Failed: 0, Lost: 1 });
+    assert.deepEqual(walk(root), before, 'no file and no sidecar');
+
+    // Any other failure, even one whose text says 404, stays a plain failure.
+    const other = recording('4041');
+    const plain = fakeFetcher(Buffer.alloc(0), { mode: 'reject' });
+    await assert.rejects(archiveItem(other, deps(plain)), (e: unknown) => !(e instanceof LostContentError));
+    assert.equal(ledger.get(other.key)?.status, 'Failed');
+  });
+
   it('an abort stops the download, destroys the stream and leaves the item Pending', async () => {
     const item = recording('1007');
     ledger.recordFound([item], 'src');
@@ -310,6 +364,16 @@ describe('archiveItem', () => {
     assert.match(receipt.path, /\.mp3$/);
     assert.equal(receipt.sidecarPath, undefined);
     assert.equal(existsSync(path.join(root, `${receipt.path}.json`)), false);
+  });
+
+  it('downloads recordings in the Heavy group and message attachments in the Medium one', async () => {
+    const voicemail = recording('vm1', { key: 'Voicemail:9:1', kind: 'Voicemail', fileName: '9-1.mp3' });
+    const call = recording('1301');
+    ledger.recordFound([voicemail, call], 'src');
+    const fetcher = fakeFetcher(randomBytes(1000), { contentType: 'audio/mpeg' });
+    await archiveItem(voicemail, deps(fetcher));
+    await archiveItem(call, deps(fetcher));
+    assert.deepEqual(fetcher.groups, ['Medium', 'Heavy']);
   });
 
   it('hashingStream counts and hashes what passes through', async () => {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ArchiveItem, Receipt } from '../../lib/items';
 import { Ledger, LedgerOpenError, MAX_ERROR_LENGTH, SCHEMA_VERSION, type DriverName } from '../../lib/ledger';
 import { explainOpenError, loadDriver } from '../../lib/ledger/driver';
+import { MIGRATIONS } from '../../lib/ledger/schema';
 
 const root = resolve(__dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'rc-ledger-test-'));
@@ -149,7 +150,7 @@ function ledgerSuite(driver: DriverName): void {
       assert.equal(ledger.getCursor('c'), 'before');
       assert.equal(ledger.get('CallRecording:2'), undefined);
       assert.equal(ledger.get('CallRecording:3'), undefined);
-      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 0 });
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 0, Lost: 0 });
       assert.deepEqual(ledger.events('CallRecording:2'), []);
 
       const keyless = { ...item('5'), key: '' };
@@ -249,6 +250,79 @@ function ledgerSuite(driver: DriverName): void {
       assert.equal(ledger.get('CallRecording:u')?.source, 'src');
       ledger.close();
     });
+
+    it('marks an item Lost with the reason, counts and queries it, and a later attempt may still archive it', () => {
+      const ledger = Ledger.openMemory();
+      ledger.recordFound([item('1'), item('2')], 'src');
+      ledger.markAttempt('CallRecording:1', 'sink');
+      assert.equal(ledger.markLost('CallRecording:1', 'sink', 'gone (404)'), true);
+      const row = ledger.get('CallRecording:1')!;
+      assert.equal(row.status, 'Lost');
+      assert.equal(row.lastError, 'gone (404)');
+      assert.equal(row.sink, 'sink');
+      assert.deepEqual(
+        ledger.events('CallRecording:1').map((e) => [e.event, e.status]),
+        [
+          ['Found', 'Pending'],
+          ['Attempt', 'Pending'],
+          ['Lost', 'Lost'],
+        ],
+      );
+      assert.equal(ledger.events('CallRecording:1')[2].message, 'gone (404)');
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 0, Lost: 1 });
+      assert.deepEqual(ledger.counts('src'), { Pending: 1, Archived: 0, Failed: 0, Lost: 1 });
+      assert.deepEqual(
+        ledger.query({ status: 'Lost' }).map((r) => r.key),
+        ['CallRecording:1'],
+      );
+      assert.equal(ledger.count({ status: 'Lost' }), 1);
+      assert.deepEqual(
+        ledger.pending().map((r) => r.key),
+        ['CallRecording:2'],
+        'a Lost item is not sent again on start',
+      );
+      // The source finds it again in a look-back: known, so not new.
+      assert.deepEqual(ledger.recordFound([item('1')], 'src'), []);
+      // A foreign item is recorded first.
+      const foreign = item('f');
+      assert.equal(ledger.markLost(foreign.key, 'box', 'gone', foreign), true);
+      assert.equal(ledger.get(foreign.key)?.status, 'Lost');
+      // A manual retry: the attempt makes it Pending again, a success Archived.
+      ledger.markAttempt('CallRecording:1', 'sink');
+      assert.equal(ledger.get('CallRecording:1')?.status, 'Pending');
+      ledger.markArchived('CallRecording:1', 'sink', receipt('1.mp3'));
+      assert.equal(ledger.get('CallRecording:1')?.status, 'Archived');
+      ledger.close();
+    });
+
+    it('migrates a schema 1 ledger to one that accepts Lost, keeping its rows', () => {
+      const file = tempFile();
+      mkdirSync(join(file, '..'), { recursive: true });
+      const raw = loadDriver(file).open(file, 1000);
+      raw
+        .transaction(() => {
+          MIGRATIONS[0](raw);
+          raw.pragma('user_version = 1');
+        })
+        .immediate();
+      const insert = raw.prepare(`
+        INSERT INTO items (key, kind, status, attempts, item, source, created_at, search, first_seen_at, updated_at)
+        VALUES (@key, 'CallRecording', @status, 0, @item, 'src', @at, @key, @at, @at)`);
+      const at = '2024-05-01T10:00:00.000Z';
+      for (const id of ['1', '2'])
+        insert.run({ key: `CallRecording:${id}`, status: 'Pending', item: JSON.stringify(item(id)), at });
+      assert.throws(() =>
+        insert.run({ key: 'CallRecording:3', status: 'Lost', item: JSON.stringify(item('3')), at }),
+      );
+      raw.close();
+      const ledger = Ledger.open(file);
+      assert.equal(ledger.database.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.deepEqual(ledger.counts(), { Pending: 2, Archived: 0, Failed: 0, Lost: 0 });
+      ledger.markLost('CallRecording:1', 'sink', 'gone');
+      assert.equal(ledger.get('CallRecording:1')?.status, 'Lost');
+      assert.equal(ledger.get('CallRecording:2')?.status, 'Pending');
+      ledger.close();
+    });
   });
 
   describe('Ledger reads', () => {
@@ -333,10 +407,10 @@ function ledgerSuite(driver: DriverName): void {
 
     it('counts items by status, of one source when asked', () => {
       const ledger = seeded();
-      assert.deepEqual(ledger.counts(), { Pending: 3, Archived: 1, Failed: 1 });
-      assert.deepEqual(ledger.counts('src1'), { Pending: 2, Archived: 1, Failed: 1 });
-      assert.deepEqual(ledger.counts('src2'), { Pending: 1, Archived: 0, Failed: 0 });
-      assert.deepEqual(ledger.counts('none'), { Pending: 0, Archived: 0, Failed: 0 });
+      assert.deepEqual(ledger.counts(), { Pending: 3, Archived: 1, Failed: 1, Lost: 0 });
+      assert.deepEqual(ledger.counts('src1'), { Pending: 2, Archived: 1, Failed: 1, Lost: 0 });
+      assert.deepEqual(ledger.counts('src2'), { Pending: 1, Archived: 0, Failed: 0, Lost: 0 });
+      assert.deepEqual(ledger.counts('none'), { Pending: 0, Archived: 0, Failed: 0, Lost: 0 });
       ledger.close();
     });
 
@@ -374,7 +448,7 @@ function ledgerSuite(driver: DriverName): void {
       assert.equal(ledger.get('CallRecording:2')?.status, 'Failed');
       assert.equal(ledger.events('CallRecording:2').length, 2);
       assert.equal(ledger.events('CallRecording:3').length, 1);
-      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 1 });
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 1, Lost: 0 });
       ledger.close();
     });
   });
@@ -721,7 +795,7 @@ describe('Ledger driver choice', () => {
       assert.equal(ledger.driver, 'node:sqlite');
       assert.equal(ledger.get('CallRecording:1')?.receipt?.path, '1.mp3');
       assert.equal(ledger.getCursor('c'), 'b');
-      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 0 });
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 0, Lost: 0 });
       ledger.markFailed('CallRecording:2', 'sink', 'boom');
       ledger.recordFound([item('3')], 'src', { name: 'c', value: 'n' });
       ledger.close();
@@ -731,7 +805,7 @@ describe('Ledger driver choice', () => {
       assert.equal(ledger.driver, 'better-sqlite3');
       assert.equal(ledger.database.pragma('integrity_check', { simple: true }), 'ok');
       assert.equal(ledger.database.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 1 });
+      assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 1, Failed: 1, Lost: 0 });
       assert.equal(ledger.getCursor('c'), 'n');
       assert.deepEqual(
         ledger.events('CallRecording:2').map((e) => e.event),

@@ -1,0 +1,50 @@
+declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+RED.nodes.registerType('rc-message-source', {
+  category: 'RingCentral',
+  color: '#F8A44C',
+  icon: 'rc-message.svg',
+  inputs: 1,
+  outputs: 1,
+  defaults: {
+    name: { value: '' },
+    rc: { value: '', type: 'rc-config', required: true },
+    scope: { value: 'extension' },
+    voicemail: { value: true },
+    fax: { value: true },
+    sms: { value: true },
+    mms: { value: true },
+    initialDays: { value: 30, required: true, validate: RED.validators.number() },
+    lookBackMinutes: { value: 60, required: true, validate: RED.validators.number() },
+    backfillFrom: { value: '' },
+    backfillTo: { value: '' },
+  },
+  inputLabels: 'trigger',
+  outputLabels: 'one message per voicemail, fax, SMS or MMS item',
+  paletteLabel: 'messages',
+  label: function (this: {
+    name?: string;
+    scope?: string;
+    voicemail?: boolean;
+    fax?: boolean;
+    sms?: boolean;
+    mms?: boolean;
+  }) {
+    if (this.name) return this.name;
+    const kinds = [
+      this.voicemail !== false ? 'voicemail' : '',
+      this.fax !== false ? 'fax' : '',
+      this.sms !== false ? 'SMS' : '',
+      this.mms !== false ? 'MMS' : '',
+    ].filter(Boolean);
+    const what = kinds.length === 4 ? 'messages' : kinds.join(', ') || 'messages (none chosen)';
+    return this.scope === 'account' ? `${what} (all extensions)` : what;
+  },
+  labelStyle: function (this: { name?: string }) {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function () {
+    $('#node-input-scope').val((this as { scope?: string }).scope === 'account' ? 'account' : 'extension');
+  },
+});
