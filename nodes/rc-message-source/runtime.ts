@@ -1,15 +1,12 @@
-import { setMaxListeners } from 'node:events';
-import type { ArchiveItem } from '../../lib/items';
-import type { LedgerApi } from '../../lib/ledger/types';
 import { RcApiError } from '../../lib/ringcentral/errors';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
 import { messageChoicesOf, runMessages, type MailboxOwner } from '../../lib/sources/messages';
 import type { RcConfigNode } from '../rc-config/runtime';
-import { openLedger } from '../shared/ledger';
-import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
+import { createSource, emitItems, positiveNumber, rangeFrom, type SourceRunContext } from '../shared/source';
+import type { Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
 import catalog from './locales/en-US/rc-message-source.json';
-import { closeAfter, errorMessage, shortText, timeOfDay } from '../shared/util';
+import { timeOfDay } from '../shared/util';
 
 interface SourceDef extends NodeDef {
   rc?: string;
@@ -22,22 +19,6 @@ interface SourceDef extends NodeDef {
   lookBackMinutes?: string | number;
   backfillFrom?: string;
   backfillTo?: string;
-}
-
-function positiveNumber(value: unknown, fallback: number): number {
-  const n = typeof value === 'number' ? value : Number.parseFloat(String(value ?? ''));
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
-/** A backfill range from the message (msg.backfill or a payload with dateFrom), else undefined. */
-function rangeFrom(msg: NodeMessage): { dateFrom: string; dateTo?: string } | undefined {
-  for (const c of [msg.backfill, msg.payload]) {
-    if (c && typeof c === 'object' && typeof (c as { dateFrom?: unknown }).dateFrom === 'string') {
-      const { dateFrom, dateTo } = c as { dateFrom: string; dateTo?: unknown };
-      return { dateFrom, dateTo: typeof dateTo === 'string' ? dateTo : undefined };
-    }
-  }
-  return undefined;
 }
 
 interface OwnExtension {
@@ -61,61 +42,17 @@ export default function register(RED: RED): void {
     const configRange = def.backfillFrom
       ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined }
       : undefined;
-    const abort = new AbortController();
-    // Every request of a run listens to this one signal.
-    setMaxListeners(1000, abort.signal);
-    let ledger: LedgerApi | undefined;
-    let chain: Promise<void> = Promise.resolve();
-    let closed = false;
-
-    const fail = (text: string) => node.status({ fill: 'red', shape: 'ring', text: shortText(text) });
-
-    if (!rcNode) fail(t('rc-message-source.status.noConfig'));
-    try {
-      ledger = openLedger(RED);
-    } catch (err) {
-      fail(errorMessage(err));
-      node.error(errorMessage(err));
-    }
-
-    const emit = (send: SendFn, items: ArchiveItem[]) => {
-      for (const item of items) send({ topic: item.key, payload: item });
-    };
-
-    // Items still Pending from before a restart or crash go out again once the flows run.
-    let resent = false;
-    const resendPending = () => {
-      if (resent || closed || !ledger) return;
-      resent = true;
-      const pending = ledger.pending(node.id);
-      if (pending.length) {
-        node.log(t('rc-message-source.log.resending', { count: pending.length }));
-        emit(
-          (m) => node.send(m),
-          pending.map((row) => row.item),
-        );
-        node.status({
-          fill: 'yellow',
-          shape: 'dot',
-          text: t('rc-message-source.status.resent', { count: pending.length }),
-        });
-      }
-    };
-    const onFlowsStarted = () => setTimeout(resendPending, 0);
-    RED.events.on('flows:started', onFlowsStarted);
-
-    const run = async (msg: NodeMessage, send: SendFn) => {
+    const run = async (msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
       if (!rcNode) throw new Error(t('rc-message-source.status.noConfig'));
-      if (!ledger) throw new Error(t('rc-message-source.errors.noLedger'));
       if (!choices.length) throw new Error(t('rc-message-source.errors.noTypes'));
       const client = rcNode.getClient();
       node.status({ fill: 'blue', shape: 'ring', text: t('rc-message-source.status.listing') });
       let mailboxes: MailboxOwner[];
       if (scope === 'account') {
-        mailboxes = mailboxExtensions(await listAccountExtensions(client, { signal: abort.signal }));
+        mailboxes = mailboxExtensions(await listAccountExtensions(client, { signal: signal }));
       } else {
         const own = await client.request<OwnExtension>('GET', '/restapi/v1.0/account/~/extension/~', {
-          signal: abort.signal,
+          signal: signal,
         });
         const fromUri = own?.uri ? /\/extension\/([^/?#]+)/.exec(own.uri)?.[1] : undefined;
         const id = fromUri && fromUri !== '~' ? fromUri : own?.id !== undefined ? String(own.id) : '~';
@@ -134,11 +71,11 @@ export default function register(RED: RED): void {
         initialDays,
         lookBackMinutes,
         range: rangeFrom(msg) ?? configRange,
-        signal: abort.signal,
+        signal: signal,
         // Account-wide, an extension without a readable message store is skipped, not fatal.
         skipMailbox: (err) =>
           scope === 'account' && err instanceof RcApiError && (err.status === 403 || err.status === 404),
-        onItems: (items) => emit(send, items),
+        onItems: (items) => emitItems(send, items),
         onProgress: (p) =>
           node.status({
             fill: 'blue',
@@ -164,30 +101,7 @@ export default function register(RED: RED): void {
       });
     };
 
-    node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
-      // Runs one after another: a trigger during a run waits for it instead of listing twice.
-      chain = chain.then(() =>
-        run(msg, send).then(
-          () => done(),
-          (err: unknown) => {
-            if (closed) return done();
-            const text = errorMessage(err);
-            fail(text);
-            done(new Error(text));
-          },
-        ),
-      );
-    });
-
-    node.on('close', (_removed: boolean, done: () => void) => {
-      closed = true;
-      RED.events.removeListener('flows:started', onFlowsStarted);
-      abort.abort();
-      closeAfter(chain, () => {
-        ledger?.close();
-        done();
-      });
-    });
+    createSource(RED, node, { i18n: 'rc-message-source', t, configured: Boolean(rcNode), run });
   }
 
   RED.nodes.registerType('rc-message-source', MessageSource);
