@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Ledger } from '../../lib/ledger';
 import { startSimulator, type Simulator } from '../sim/index';
-import { createHelper, type TestNode } from '../support/helper';
+import { createHelper } from '../support/helper';
 import { builtNode } from '../support/node-red';
+import { statuses, waitFor } from '../support/wait';
 
 const { helper, userDir } = createHelper();
 const allNodes = ['rc-config', 'rc-call-log-source', 'rc-rate-limit', 'rc-folder-sink', 'rc-archive-log'].map(
@@ -23,35 +24,6 @@ function listFiles(dir: string): string[] {
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-function waitFor<T>(check: () => T | undefined | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      let value: T | undefined | false;
-      try {
-        value = check();
-      } catch (err) {
-        return reject(err);
-      }
-      if (value) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
-
-/** Collects every status a node shows. */
-function statuses(node: TestNode): Array<{ fill?: string; text?: string }> {
-  const seen: Array<{ fill?: string; text?: string }> = [];
-  const original = node.status.bind(node);
-  node.status = (s: unknown) => {
-    seen.push(s as { fill?: string; text?: string });
-    return original(s);
-  };
-  return seen;
 }
 
 describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {

@@ -6,39 +6,12 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { ArchiveItem, Receipt } from '../../lib/items';
 import { Ledger } from '../../lib/ledger';
 import { startSimulator, type Simulator } from '../sim/index';
-import { createHelper, type TestNode } from '../support/helper';
+import { createHelper } from '../support/helper';
 import { builtNode } from '../support/node-red';
+import { statuses, waitFor } from '../support/wait';
 
 const { helper, userDir } = createHelper();
 const allNodes = ['rc-config', 'rc-message-source', 'rc-rate-limit', 'rc-folder-sink'].map(builtNode);
-
-function waitFor<T>(check: () => T | undefined | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      let value: T | undefined | false;
-      try {
-        value = check();
-      } catch (err) {
-        return reject(err);
-      }
-      if (value) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
-
-function statuses(node: TestNode): Array<{ fill?: string; text?: string }> {
-  const seen: Array<{ fill?: string; text?: string }> = [];
-  const original = node.status.bind(node);
-  node.status = (s: unknown) => {
-    seen.push(s as { fill?: string; text?: string });
-    return original(s);
-  };
-  return seen;
-}
 
 function ledgerStatus(key: string): string {
   const ledger = Ledger.open(process.env.RC_ARCHIVER_LEDGER!);
