@@ -73,7 +73,12 @@ export function isArchiveItem(value: unknown): value is ArchiveItem {
  */
 export function contentGroupFor(item: ArchiveItem): 'Heavy' | 'Medium' | undefined {
   if (!('uri' in item.content)) return undefined;
-  switch (item.kind) {
+  return downloadGroupOf(item.kind);
+}
+
+/** The group a download of this kind's content counts in (for kinds that are downloaded at all). */
+export function downloadGroupOf(kind: ItemKind): 'Heavy' | 'Medium' {
+  switch (kind) {
     case 'Voicemail':
     case 'Fax':
     case 'MMS':

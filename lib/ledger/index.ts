@@ -330,9 +330,10 @@ export class Ledger implements LedgerAdmin {
     const { where, params } = this.filters(q);
     const limit = q.limit === undefined ? DEFAULT_QUERY_LIMIT : Math.max(0, Math.floor(q.limit));
     const offset = Math.max(0, Math.floor(q.offset ?? 0));
+    const direction = q.order === 'oldest' ? 'ASC' : 'DESC';
     const rows = this.c.db
       .prepare(
-        `SELECT ${ITEM_COLUMNS} FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset`,
+        `SELECT ${ITEM_COLUMNS} FROM items ${where} ORDER BY created_at ${direction}, rowid ${direction} LIMIT @limit OFFSET @offset`,
       )
       .all({ ...params, limit, offset }) as ItemDbRow[];
     return rows.map(toRow);

@@ -25,8 +25,10 @@ export interface LedgerQuery {
   /** On the item's createdAt (ISO 8601): since <= createdAt < until. */
   since?: string;
   until?: string;
-  /** Default 1000. Rows come newest first (by the item's createdAt). */
+  /** Default 1000. */
   limit?: number;
+  /** By the item's createdAt: newest first (default) or oldest first. */
+  order?: 'newest' | 'oldest';
   offset?: number;
 }
 

@@ -1,4 +1,5 @@
 import type { ArchiveItem } from '../items';
+import { oldestTime } from '../backfill';
 import type { LedgerApi } from '../ledger/types';
 
 /** The parts of a RingCentral call-log record the archiver reads (CallLogRecord in the API). */
@@ -199,6 +200,11 @@ export interface CallLogRunOptions {
   /** Called with each page's new items, after they are Pending in the ledger. */
   onItems(items: ArchiveItem[]): void;
   onPage?(progress: { pages: number; records: number; newItems: number }): void;
+  /**
+   * A cursor to write with each page's items, in the same transaction, given the oldest start
+   * time on the page (a backfill's resume point).
+   */
+  pageCursor?(oldest: string | undefined): { name: string; value: string } | undefined;
 }
 
 export interface CallLogRunResult {
@@ -257,7 +263,11 @@ export async function runCallLog(options: CallLogRunOptions): Promise<CallLogRun
     const items = records.flatMap((r) =>
       recordItems(r, { rc: options.rc, extensions: options.extensions, archive }),
     );
-    const fresh = options.ledger.recordFound(items, options.source);
+    const fresh = options.ledger.recordFound(
+      items,
+      options.source,
+      options.pageCursor?.(oldestTime(records.map((r) => r.startTime))),
+    );
     result.pages += 1;
     result.records += records.length;
     result.newItems += fresh.length;

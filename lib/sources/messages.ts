@@ -1,4 +1,5 @@
 import type { ArchiveItem, ItemKind } from '../items';
+import { oldestTime } from '../backfill';
 import type { LedgerApi } from '../ledger/types';
 import { extensionFor } from '../template';
 
@@ -270,6 +271,11 @@ export interface MessageRunOptions {
   /** Called with each page's new items, after they are Pending in the ledger. */
   onItems(items: ArchiveItem[]): void;
   onProgress?(progress: { mailbox: number; mailboxes: number; messages: number; newItems: number }): void;
+  /**
+   * A cursor to write with each page's items, in the same transaction, given the mailbox and the
+   * oldest creation time on the page (a backfill's resume point).
+   */
+  pageCursor?(mailbox: MailboxOwner, oldest: string | undefined): { name: string; value: string } | undefined;
 }
 
 export interface MessageRunResult {
@@ -352,7 +358,8 @@ export async function runMessages(options: MessageRunOptions): Promise<MessageRu
         signal: options.signal,
       })) {
         const items = records.flatMap((r) => messageItems(r, { rc: options.rc, owner: mailbox, choices }));
-        const fresh = items.length ? options.ledger.recordFound(items, options.source) : [];
+        const cursor = options.pageCursor?.(mailbox, oldestTime(records.map((r) => r.creationTime)));
+        const fresh = items.length || cursor ? options.ledger.recordFound(items, options.source, cursor) : [];
         result.messages += records.length;
         result.newItems += fresh.length;
         progress();

@@ -1,3 +1,10 @@
+import {
+  prepareSourceFields,
+  retentionOutputLabel,
+  sourceDefaults,
+  sourceInputLabels,
+} from '../shared/source-editor';
+
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -6,20 +13,17 @@ RED.nodes.registerType('rc-call-log-source', {
   color: '#F8A44C',
   icon: 'rc-phone.svg',
   inputs: 1,
-  outputs: 1,
+  outputs: 2,
   defaults: {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: true },
     scope: { value: 'account' },
     archive: { value: 'both' },
     extensionId: { value: '' },
-    initialDays: { value: 90, required: true, validate: RED.validators.number() },
-    lookBackMinutes: { value: 120, required: true, validate: RED.validators.number() },
-    backfillFrom: { value: '' },
-    backfillTo: { value: '' },
+    ...sourceDefaults(90, 120),
   },
-  inputLabels: 'trigger',
-  outputLabels: 'one message per call-log record and per recording',
+  inputLabels: sourceInputLabels,
+  outputLabels: ['one message per call-log record and per recording', retentionOutputLabel],
   paletteLabel: 'call log',
   label: function (this: { name?: string; scope?: string; extensionId?: string; archive?: string }) {
     if (this.name) return this.name;
@@ -34,7 +38,8 @@ RED.nodes.registerType('rc-call-log-source', {
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
   },
-  oneditprepare: function () {
+  oneditprepare: function (this: { backfill?: string; backfillFrom?: string }) {
+    prepareSourceFields(this);
     const toggle = () => $('.rc-source-extension').toggle($('#node-input-scope').val() === 'extension');
     $('#node-input-scope').on('change', toggle);
     toggle();

@@ -1,7 +1,14 @@
 import { callLogArchiveOf, runCallLog } from '../../lib/sources/call-log';
 import { loadExtensions } from '../../lib/sources/extensions';
 import type { RcConfigNode } from '../rc-config/runtime';
-import { createSource, emitItems, positiveNumber, rangeFrom, type SourceRunContext } from '../shared/source';
+import { allRetainedDays } from '../../lib/retention';
+import {
+  configuredBackfill,
+  createSource,
+  emitItems,
+  positiveNumber,
+  type SourceRunContext,
+} from '../shared/source';
 import type { Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
 import catalog from './locales/en-US/rc-call-log-source.json';
@@ -14,6 +21,8 @@ interface SourceDef extends NodeDef {
   extensionId?: string;
   initialDays?: string | number;
   lookBackMinutes?: string | number;
+  warnDays?: string | number;
+  backfill?: string;
   backfillFrom?: string;
   backfillTo?: string;
 }
@@ -32,10 +41,14 @@ export default function register(RED: RED): void {
       def.archive === undefined || def.archive === '' ? 'recordings' : callLogArchiveOf(def.archive);
     const initialDays = positiveNumber(def.initialDays, 90);
     const lookBackMinutes = positiveNumber(def.lookBackMinutes, 120);
-    const configRange = def.backfillFrom
-      ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined }
-      : undefined;
-    const run = async (msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
+    const warnDays = positiveNumber(def.warnDays, 7);
+    const kinds =
+      archive === 'recordings'
+        ? (['CallRecording'] as const)
+        : archive === 'records'
+          ? (['CallLog'] as const)
+          : (['CallRecording', 'CallLog'] as const);
+    const run = async (_msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
       if (!rcNode) throw new Error(t('rc-call-log-source.status.noConfig'));
       const client = rcNode.getClient();
       node.status({ fill: 'blue', shape: 'ring', text: t('rc-call-log-source.status.listing') });
@@ -51,7 +64,6 @@ export default function register(RED: RED): void {
         archive,
         initialDays,
         lookBackMinutes,
-        range: rangeFrom(msg) ?? configRange,
         signal: signal,
         onItems: (items) => emitItems(send, items),
         onPage: (p) =>
@@ -68,7 +80,42 @@ export default function register(RED: RED): void {
       });
     };
 
-    createSource(RED, node, { i18n: 'rc-call-log-source', t, configured: Boolean(rcNode), run });
+    createSource(RED, node, {
+      i18n: 'rc-call-log-source',
+      t,
+      configured: Boolean(rcNode),
+      run,
+      backfill: rcNode
+        ? {
+            configured: configuredBackfill(def),
+            retainedDays: () => allRetainedDays(kinds, rcNode.retention()),
+            listGroup: 'Heavy',
+            rate: (group) => rcNode.getClient().budget(group).snapshot(),
+            parts: async () => [{ id: 'calls' }],
+            listPart: async ({ dateFrom, dateTo, context, pageCursor, onItems }) => {
+              const client = rcNode.getClient();
+              const extensions = scope === 'account' ? await loadExtensions(client) : undefined;
+              await runCallLog({
+                client,
+                ledger: context.ledger,
+                source: node.id,
+                rc: rcNode.id,
+                scope,
+                extensionId,
+                extensions,
+                archive,
+                initialDays,
+                lookBackMinutes,
+                range: { dateFrom, dateTo },
+                signal: context.signal,
+                pageCursor,
+                onItems,
+              });
+            },
+          }
+        : undefined,
+      retention: rcNode ? { warnDays, settings: () => rcNode.retention() } : undefined,
+    });
   }
 
   RED.nodes.registerType('rc-call-log-source', CallLogSource);

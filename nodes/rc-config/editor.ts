@@ -12,6 +12,11 @@ RED.nodes.registerType('rc-config', {
         return this.server !== 'custom' || /^https?:\/\/[^\s]+$/.test(v);
       },
     },
+    retentionRecordingDays: { value: 90, validate: RED.validators.number(true) },
+    retentionRecordingCount: { value: 100000, validate: RED.validators.number(true) },
+    retentionMessageDays: { value: 30, validate: RED.validators.number(true) },
+    retentionCallLogDays: { value: 365, validate: RED.validators.number(true) },
+    retentionTextDays: { value: 0, validate: RED.validators.number(true) },
   },
   credentials: {
     clientId: { type: 'text' },

@@ -1,10 +1,16 @@
 import { RcClient, configFromEnv } from '../../lib/ringcentral';
+import { retentionFrom, type RetentionSettings } from '../../lib/retention';
 import type { Node, NodeDef, RED } from '../shared/red';
 import { errorMessage } from '../shared/util';
 
 interface RcConfigDef extends NodeDef {
   server?: string;
   serverUrl?: string;
+  retentionRecordingDays?: string | number;
+  retentionRecordingCount?: string | number;
+  retentionMessageDays?: string | number;
+  retentionCallLogDays?: string | number;
+  retentionTextDays?: string | number;
 }
 
 export interface RcCredentials {
@@ -17,6 +23,8 @@ export interface RcCredentials {
 export interface RcConfigNode extends Node<RcCredentials> {
   /** The one client of this login; its rate budgets are shared by every node using it. */
   getClient(): RcClient;
+  /** How long this account's data stays at RingCentral (the dialog's figures, else the public defaults). */
+  retention(): RetentionSettings;
 }
 
 const PASSWORD_PLACEHOLDER = '__PWRD__';
@@ -32,6 +40,8 @@ export default function register(RED: RED): void {
   function RcConfig(this: RcConfigNode, def: RcConfigDef) {
     RED.nodes.createNode(this, def);
     let client: RcClient | undefined;
+    const retention = retentionFrom(def);
+    this.retention = () => retention;
     this.getClient = () => {
       if (!client) {
         const settings = configFromEnv({

@@ -1,3 +1,10 @@
+import {
+  prepareSourceFields,
+  retentionOutputLabel,
+  sourceDefaults,
+  sourceInputLabels,
+} from '../shared/source-editor';
+
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -6,7 +13,7 @@ RED.nodes.registerType('rc-message-source', {
   color: '#F8A44C',
   icon: 'rc-message.svg',
   inputs: 1,
-  outputs: 1,
+  outputs: 2,
   defaults: {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: true },
@@ -15,13 +22,10 @@ RED.nodes.registerType('rc-message-source', {
     fax: { value: true },
     sms: { value: true },
     mms: { value: true },
-    initialDays: { value: 30, required: true, validate: RED.validators.number() },
-    lookBackMinutes: { value: 60, required: true, validate: RED.validators.number() },
-    backfillFrom: { value: '' },
-    backfillTo: { value: '' },
+    ...sourceDefaults(30, 60),
   },
-  inputLabels: 'trigger',
-  outputLabels: 'one message per voicemail, fax, SMS or MMS item',
+  inputLabels: sourceInputLabels,
+  outputLabels: ['one message per voicemail, fax, SMS or MMS item', retentionOutputLabel],
   paletteLabel: 'messages',
   label: function (this: {
     name?: string;
@@ -44,7 +48,8 @@ RED.nodes.registerType('rc-message-source', {
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
   },
-  oneditprepare: function () {
-    $('#node-input-scope').val((this as { scope?: string }).scope === 'account' ? 'account' : 'extension');
+  oneditprepare: function (this: { backfill?: string; backfillFrom?: string; scope?: string }) {
+    prepareSourceFields(this);
+    $('#node-input-scope').val(this.scope === 'account' ? 'account' : 'extension');
   },
 });

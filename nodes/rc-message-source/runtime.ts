@@ -1,8 +1,22 @@
 import { RcApiError } from '../../lib/ringcentral/errors';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
-import { messageChoicesOf, runMessages, type MailboxOwner } from '../../lib/sources/messages';
+import type { ItemKind } from '../../lib/items';
+import type { RcClient } from '../../lib/ringcentral';
+import { allRetainedDays } from '../../lib/retention';
+import {
+  messageChoicesOf,
+  runMessages,
+  type MailboxOwner,
+  type MessageChoice,
+} from '../../lib/sources/messages';
 import type { RcConfigNode } from '../rc-config/runtime';
-import { createSource, emitItems, positiveNumber, rangeFrom, type SourceRunContext } from '../shared/source';
+import {
+  configuredBackfill,
+  createSource,
+  emitItems,
+  positiveNumber,
+  type SourceRunContext,
+} from '../shared/source';
 import type { Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
 import catalog from './locales/en-US/rc-message-source.json';
@@ -17,6 +31,8 @@ interface SourceDef extends NodeDef {
   mms?: boolean | string;
   initialDays?: string | number;
   lookBackMinutes?: string | number;
+  warnDays?: string | number;
+  backfill?: string;
   backfillFrom?: string;
   backfillTo?: string;
 }
@@ -29,6 +45,22 @@ interface OwnExtension {
   contact?: { firstName?: string; lastName?: string };
 }
 
+const KIND_OF_CHOICE: Record<MessageChoice, ItemKind> = {
+  voicemail: 'Voicemail',
+  fax: 'Fax',
+  sms: 'SMS',
+  mms: 'MMS',
+};
+
+/** The logged-in user's own mailbox. */
+async function ownMailbox(client: RcClient, signal: AbortSignal): Promise<MailboxOwner> {
+  const own = await client.request<OwnExtension>('GET', '/restapi/v1.0/account/~/extension/~', { signal });
+  const fromUri = own?.uri ? /\/extension\/([^/?#]+)/.exec(own.uri)?.[1] : undefined;
+  const id = fromUri && fromUri !== '~' ? fromUri : own?.id !== undefined ? String(own.id) : '~';
+  const contactName = [own?.contact?.firstName, own?.contact?.lastName].filter(Boolean).join(' ');
+  return { id, name: own?.name || contactName || undefined, extensionNumber: own?.extensionNumber };
+}
+
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
   function MessageSource(this: Node, def: SourceDef) {
@@ -39,28 +71,20 @@ export default function register(RED: RED): void {
     const choices = messageChoicesOf(def);
     const initialDays = positiveNumber(def.initialDays, 30);
     const lookBackMinutes = positiveNumber(def.lookBackMinutes, 60);
-    const configRange = def.backfillFrom
-      ? { dateFrom: def.backfillFrom, dateTo: def.backfillTo || undefined }
-      : undefined;
-    const run = async (msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
+    const warnDays = positiveNumber(def.warnDays, 7);
+    const mailboxesOf = async (client: RcClient, signal: AbortSignal): Promise<MailboxOwner[]> =>
+      scope === 'account'
+        ? mailboxExtensions(await listAccountExtensions(client, { signal }))
+        : [await ownMailbox(client, signal)];
+    // Account-wide, an extension without a readable message store is skipped, not fatal.
+    const skipMailbox = (err: unknown) =>
+      scope === 'account' && err instanceof RcApiError && (err.status === 403 || err.status === 404);
+    const run = async (_msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
       if (!rcNode) throw new Error(t('rc-message-source.status.noConfig'));
       if (!choices.length) throw new Error(t('rc-message-source.errors.noTypes'));
       const client = rcNode.getClient();
       node.status({ fill: 'blue', shape: 'ring', text: t('rc-message-source.status.listing') });
-      let mailboxes: MailboxOwner[];
-      if (scope === 'account') {
-        mailboxes = mailboxExtensions(await listAccountExtensions(client, { signal: signal }));
-      } else {
-        const own = await client.request<OwnExtension>('GET', '/restapi/v1.0/account/~/extension/~', {
-          signal: signal,
-        });
-        const fromUri = own?.uri ? /\/extension\/([^/?#]+)/.exec(own.uri)?.[1] : undefined;
-        const id = fromUri && fromUri !== '~' ? fromUri : own?.id !== undefined ? String(own.id) : '~';
-        const contactName = [own?.contact?.firstName, own?.contact?.lastName].filter(Boolean).join(' ');
-        mailboxes = [
-          { id, name: own?.name || contactName || undefined, extensionNumber: own?.extensionNumber },
-        ];
-      }
+      const mailboxes = await mailboxesOf(client, signal);
       const result = await runMessages({
         client,
         ledger,
@@ -70,11 +94,8 @@ export default function register(RED: RED): void {
         choices,
         initialDays,
         lookBackMinutes,
-        range: rangeFrom(msg) ?? configRange,
         signal: signal,
-        // Account-wide, an extension without a readable message store is skipped, not fatal.
-        skipMailbox: (err) =>
-          scope === 'account' && err instanceof RcApiError && (err.status === 403 || err.status === 404),
+        skipMailbox,
         onItems: (items) => emitItems(send, items),
         onProgress: (p) =>
           node.status({
@@ -101,7 +122,52 @@ export default function register(RED: RED): void {
       });
     };
 
-    createSource(RED, node, { i18n: 'rc-message-source', t, configured: Boolean(rcNode), run });
+    createSource(RED, node, {
+      i18n: 'rc-message-source',
+      t,
+      configured: Boolean(rcNode),
+      run,
+      backfill: rcNode
+        ? {
+            configured: configuredBackfill(def),
+            retainedDays: () =>
+              allRetainedDays(
+                choices.map((c) => KIND_OF_CHOICE[c]),
+                rcNode.retention(),
+              ),
+            listGroup: 'Light',
+            rate: (group) => rcNode.getClient().budget(group).snapshot(),
+            parts: async ({ signal }) =>
+              (await mailboxesOf(rcNode.getClient(), signal)).map((m) => ({
+                id: m.id,
+                name: m.name,
+                extensionNumber: m.extensionNumber,
+              })),
+            listPart: async ({ part, dateFrom, dateTo, context, pageCursor, onItems }) => {
+              if (!choices.length) throw new Error(t('rc-message-source.errors.noTypes'));
+              const result = await runMessages({
+                client: rcNode.getClient(),
+                ledger: context.ledger,
+                source: node.id,
+                rc: rcNode.id,
+                mailboxes: [{ id: part.id, name: part.name, extensionNumber: part.extensionNumber }],
+                choices,
+                initialDays,
+                lookBackMinutes,
+                range: { dateFrom, dateTo },
+                signal: context.signal,
+                skipMailbox,
+                pageCursor: (_mailbox, oldest) => pageCursor(oldest),
+                onItems,
+              });
+              for (const skipped of result.skipped) {
+                node.warn(t('rc-message-source.log.skipped', { id: skipped.id, reason: skipped.reason }));
+              }
+            },
+          }
+        : undefined,
+      retention: rcNode ? { warnDays, settings: () => rcNode.retention() } : undefined,
+    });
   }
 
   RED.nodes.registerType('rc-message-source', MessageSource);

@@ -1,52 +1,20 @@
 // The example flow, deployed unchanged in a real Node-RED process, with the environment pointing
 // at the RingCentral simulator and a real sshd on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ledger } from '../../lib/ledger';
 import { startSimulator, type Simulator } from '../sim/index';
 import { root } from '../support/node-red';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { startSshd, type SshdServer } from '../support/sshd';
+import { readLedger, sha256, until, walk } from '../support/e2e';
 
 const example = JSON.parse(
   readFileSync(join(root, 'examples', 'half-hourly-archiver.json'), 'utf8'),
 ) as unknown[];
-
-function walk(dir: string): string[] {
-  // Entries carry their type: no separate stat that a rename of a `.part` file could race.
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .sort();
-}
-
-function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-async function until(
-  check: () => boolean,
-  timeoutMs: number,
-  what: string,
-  red?: NodeRedProcess,
-): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (red && (red.child.exitCode !== null || /Uncaught Exception/.test(red.output()))) {
-      throw new Error(`node-red failed while waiting for ${what}:\n${red.output().slice(-3000)}`);
-    }
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n${red.output().slice(-3000)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('example flow end to end: RingCentral simulator → Node-RED → sshd', { timeout: 600_000 }, () => {
   let sim: Simulator;
@@ -95,14 +63,7 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
   const recordingFiles = () => walk(sshd.root).filter((f) => /\.(mp3|wav)$/.test(f));
   /** Items the ledger of the running Node-RED says are Archived (the last step of each). */
   const archivedInLedger = () => {
-    const file = join(userDir, 'rc-archiver', 'ledger.sqlite');
-    if (!existsSync(file)) return 0;
-    const ledger = Ledger.open(file);
-    try {
-      return ledger.counts().Archived;
-    } finally {
-      ledger.close();
-    }
+    return readLedger(join(userDir, 'rc-archiver', 'ledger.sqlite'), (l) => l.counts().Archived) ?? 0;
   };
 
   function assertArchiveComplete() {

@@ -111,6 +111,8 @@ export interface SimulatorOptions {
   userPermissions?: string[];
   /** perPage above 1000: answer 400 (default) or clamp to 1000. */
   perPageOverMax?: 'error' | 'clamp';
+  /** Answer at most this many records a page whatever perPage asks (many pages from little data). Default 1000. */
+  maxPerPage?: number;
   /** Include totalPages/totalElements and navigation.lastPage in call-log answers. Default false. */
   callLogTotals?: boolean;
   /** Add non-user mailboxes (Department, DigitalUser, VirtualUser, Voicemail, SharedLinesGroup) and a disabled user. Default true. */
@@ -542,6 +544,7 @@ export class Simulator {
       appPermissions: options.appPermissions ?? [...DEFAULT_APP_PERMISSIONS],
       userPermissions: options.userPermissions ?? [...DEFAULT_USER_PERMISSIONS],
       perPageOverMax: options.perPageOverMax ?? 'error',
+      maxPerPage: Math.max(1, Math.min(MAX_PER_PAGE, options.maxPerPage ?? MAX_PER_PAGE)),
       callLogTotals: options.callLogTotals ?? false,
       otherExtensions: options.otherExtensions ?? true,
       messagesPerDay: options.messagesPerDay ?? 12,
@@ -2122,6 +2125,7 @@ export class Simulator {
         }
       }
     }
+    perPage = Math.min(perPage, this.options.maxPerPage);
     const rawPage = q.get('page');
     let page = 1;
     if (rawPage !== null) {

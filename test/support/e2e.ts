@@ -1,0 +1,52 @@
+// What the end-to-end tests share: reading an archive root and waiting on a Node-RED process.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Ledger } from '../../lib/ledger';
+import type { NodeRedProcess } from './node-red-process';
+
+/** Every file under `dir`, relative to it, sorted. */
+export function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  // Entries carry their type: no separate stat that a rename of a `.part` file could race.
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Polls `check`; fails early with Node-RED's output when the process died or threw. */
+export async function until(
+  check: () => boolean,
+  timeoutMs: number,
+  what: string,
+  red?: NodeRedProcess,
+): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (red && (red.child.exitCode !== null || /Uncaught Exception/.test(red.output()))) {
+      throw new Error(`node-red failed while waiting for ${what}:\n${red.output().slice(-3000)}`);
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${red ? `\n${red.output().slice(-3000)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Reads the ledger file of a (running or stopped) Node-RED; undefined before it exists. */
+export function readLedger<T>(file: string, read: (ledger: Ledger) => T): T | undefined {
+  if (!existsSync(file)) return undefined;
+  const ledger = Ledger.open(file);
+  try {
+    return read(ledger);
+  } finally {
+    ledger.close();
+  }
+}
