@@ -170,7 +170,9 @@ const PLACEHOLDERS: Record<string, Resolver> = {
   date: ({ date }) => date && `${date.yyyy}-${date.MM}-${date.dd}`,
   time: ({ date }) => date && `${date.HH}${date.mm}${date.ss}`,
   tz: ({ date }) => date?.tz,
-  direction: ({ item }) => item.direction,
+  // Team messaging has no direction: its files say what they are instead of "unknown".
+  direction: ({ item }) =>
+    item.direction ?? (item.kind === 'TeamMessagingExport' ? 'TeamMessaging' : undefined),
   from: ({ item }) => item.from,
   to: ({ item }) => (Array.isArray(item.to) ? item.to[0] : undefined),
   id: ({ item }) => idOf(item.key),

@@ -1,4 +1,4 @@
-import { callLogArchiveOf, runCallLog } from '../../lib/sources/call-log';
+import { callLogArchiveOf, runCallLog, type CallLogRunOptions } from '../../lib/sources/call-log';
 import { loadExtensions } from '../../lib/sources/extensions';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { allRetainedDays } from '../../lib/retention';
@@ -48,14 +48,17 @@ export default function register(RED: RED): void {
         : archive === 'records'
           ? (['CallLog'] as const)
           : (['CallRecording', 'CallLog'] as const);
-    const run = async (_msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
+    /** One listing: the regular run (from the cursor) or a backfill part (a range, a cursor per page). */
+    const list = async (
+      context: SourceRunContext,
+      more: Pick<CallLogRunOptions, 'range' | 'pageCursor' | 'onItems' | 'onPage'>,
+    ) => {
       if (!rcNode) throw new Error(t('rc-call-log-source.status.noConfig'));
       const client = rcNode.getClient();
-      node.status({ fill: 'blue', shape: 'ring', text: t('rc-call-log-source.status.listing') });
       const extensions = scope === 'account' ? await loadExtensions(client) : undefined;
-      const result = await runCallLog({
+      return runCallLog({
         client,
-        ledger,
+        ledger: context.ledger,
         source: node.id,
         rc: rcNode.id,
         scope,
@@ -64,7 +67,13 @@ export default function register(RED: RED): void {
         archive,
         initialDays,
         lookBackMinutes,
-        signal: signal,
+        signal: context.signal,
+        ...more,
+      });
+    };
+    const run = async (_msg: NodeMessage, send: SendFn, context: SourceRunContext) => {
+      node.status({ fill: 'blue', shape: 'ring', text: t('rc-call-log-source.status.listing') });
+      const result = await list(context, {
         onItems: (items) => emitItems(send, items),
         onPage: (p) =>
           node.status({
@@ -93,24 +102,7 @@ export default function register(RED: RED): void {
             rate: (group) => rcNode.getClient().budget(group).snapshot(),
             parts: async () => [{ id: 'calls' }],
             listPart: async ({ dateFrom, dateTo, context, pageCursor, onItems }) => {
-              const client = rcNode.getClient();
-              const extensions = scope === 'account' ? await loadExtensions(client) : undefined;
-              await runCallLog({
-                client,
-                ledger: context.ledger,
-                source: node.id,
-                rc: rcNode.id,
-                scope,
-                extensionId,
-                extensions,
-                archive,
-                initialDays,
-                lookBackMinutes,
-                range: { dateFrom, dateTo },
-                signal: context.signal,
-                pageCursor,
-                onItems,
-              });
+              await list(context, { range: { dateFrom, dateTo }, pageCursor, onItems });
             },
           }
         : undefined,

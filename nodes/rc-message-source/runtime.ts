@@ -1,4 +1,4 @@
-import { RcApiError } from '../../lib/ringcentral/errors';
+import { apiErrorOf } from '../../lib/ringcentral/errors';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
 import type { ItemKind } from '../../lib/items';
 import type { RcClient } from '../../lib/ringcentral';
@@ -8,6 +8,7 @@ import {
   runMessages,
   type MailboxOwner,
   type MessageChoice,
+  type MessageRunOptions,
 } from '../../lib/sources/messages';
 import type { RcConfigNode } from '../rc-config/runtime';
 import {
@@ -78,24 +79,38 @@ export default function register(RED: RED): void {
         : [await ownMailbox(client, signal)];
     // Account-wide, an extension without a readable message store is skipped, not fatal.
     const skipMailbox = (err: unknown) =>
-      scope === 'account' && err instanceof RcApiError && (err.status === 403 || err.status === 404);
-    const run = async (_msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
+      scope === 'account' && [403, 404].includes(apiErrorOf(err)?.status ?? 0);
+    /** One listing: the regular run (each mailbox from its cursor) or a backfill part (one mailbox, a range). */
+    const list = async (
+      context: SourceRunContext,
+      more: Pick<MessageRunOptions, 'range' | 'pageCursor' | 'onItems' | 'onProgress'> & {
+        mailboxes?: MailboxOwner[];
+      },
+    ) => {
       if (!rcNode) throw new Error(t('rc-message-source.status.noConfig'));
       if (!choices.length) throw new Error(t('rc-message-source.errors.noTypes'));
       const client = rcNode.getClient();
-      node.status({ fill: 'blue', shape: 'ring', text: t('rc-message-source.status.listing') });
-      const mailboxes = await mailboxesOf(client, signal);
       const result = await runMessages({
         client,
-        ledger,
+        ledger: context.ledger,
         source: node.id,
         rc: rcNode.id,
-        mailboxes,
         choices,
         initialDays,
         lookBackMinutes,
-        signal: signal,
+        signal: context.signal,
         skipMailbox,
+        ...more,
+        mailboxes: more.mailboxes ?? (await mailboxesOf(client, context.signal)),
+      });
+      for (const skipped of result.skipped) {
+        node.warn(t('rc-message-source.log.skipped', { id: skipped.id, reason: skipped.reason }));
+      }
+      return result;
+    };
+    const run = async (_msg: NodeMessage, send: SendFn, context: SourceRunContext) => {
+      node.status({ fill: 'blue', shape: 'ring', text: t('rc-message-source.status.listing') });
+      const result = await list(context, {
         onItems: (items) => emitItems(send, items),
         onProgress: (p) =>
           node.status({
@@ -108,9 +123,6 @@ export default function register(RED: RED): void {
             }),
           }),
       });
-      for (const skipped of result.skipped) {
-        node.warn(t('rc-message-source.log.skipped', { id: skipped.id, reason: skipped.reason }));
-      }
       node.status({
         fill: 'green',
         shape: 'dot',
@@ -144,25 +156,12 @@ export default function register(RED: RED): void {
                 extensionNumber: m.extensionNumber,
               })),
             listPart: async ({ part, dateFrom, dateTo, context, pageCursor, onItems }) => {
-              if (!choices.length) throw new Error(t('rc-message-source.errors.noTypes'));
-              const result = await runMessages({
-                client: rcNode.getClient(),
-                ledger: context.ledger,
-                source: node.id,
-                rc: rcNode.id,
+              await list(context, {
                 mailboxes: [{ id: part.id, name: part.name, extensionNumber: part.extensionNumber }],
-                choices,
-                initialDays,
-                lookBackMinutes,
                 range: { dateFrom, dateTo },
-                signal: context.signal,
-                skipMailbox,
                 pageCursor: (_mailbox, oldest) => pageCursor(oldest),
                 onItems,
               });
-              for (const skipped of result.skipped) {
-                node.warn(t('rc-message-source.log.skipped', { id: skipped.id, reason: skipped.reason }));
-              }
             },
           }
         : undefined,

@@ -3,15 +3,7 @@
 // own data: every voicemail, fax, SMS, MMS, call-log record and recording exactly once with the
 // right bytes, in admin scope (every extension) and in extension scope (one user, nothing else).
 import assert from 'node:assert/strict';
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +14,7 @@ import { messageCursorName } from '../../lib/sources/messages';
 import { startSimulator, type Simulator } from '../sim/index';
 import { ownsMessages } from '../sim/messages';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
-import { sha256, walk } from '../support/e2e';
+import { archiverEnv, sha256, walk } from '../support/e2e';
 import { startSshd, type SshdServer } from '../support/sshd';
 import { waitFor } from '../support/wait';
 
@@ -244,7 +236,6 @@ describe('every data type end to end: simulator → Node-RED → sshd', { timeou
   let sim: Simulator;
   let sshd: SshdServer;
   let work: string;
-  let keyFile: string;
   let red: NodeRedProcess | undefined;
   /** The user whose data the extension-scope run archives (not the admin). */
   let user: string;
@@ -252,8 +243,6 @@ describe('every data type end to end: simulator → Node-RED → sshd', { timeou
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'rc-archiver-all-types-'));
     sshd = await startSshd();
-    keyFile = join(work, 'id_sftp');
-    writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
     // A few days of calls and messages; no late records or recordings, so that what the simulator
     // shows now is what a listing finds. A short rate window keeps the test quick.
     sim = await startSimulator({
@@ -379,16 +368,8 @@ describe('every data type end to end: simulator → Node-RED → sshd', { timeou
     red = await startNodeRed({
       userDir,
       env: {
-        RC_SERVER: sim.platformUrl,
-        RC_CLIENT_ID: sim.credentials.clientId,
-        RC_CLIENT_SECRET: sim.credentials.clientSecret,
+        ...archiverEnv(sim, sshd, work, rootOnDisk),
         RC_JWT: options.jwt,
-        SFTP_HOST: sshd.host,
-        SFTP_PORT: String(sshd.port),
-        SFTP_USER: sshd.username,
-        SFTP_PRIVATE_KEY_FILE: keyFile,
-        SFTP_HOST_FINGERPRINT: sshd.hostFingerprint,
-        SFTP_ROOT: rootOnDisk,
         RC_ARCHIVER_LEDGER: ledgerFile,
       },
     });

@@ -2,13 +2,13 @@
 // it goes on from where the ledger says it was, and the SFTP root ends with every recording and
 // every call-log record of the range exactly once.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBackfillJob, type BackfillJob } from '../../lib/backfill';
 import { startSimulator, type Simulator } from '../sim/index';
-import { readLedger, sha256, until, walk } from '../support/e2e';
+import { archiverEnv, readLedger, sha256, until, walk } from '../support/e2e';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { startSshd, type SshdServer } from '../support/sshd';
 
@@ -37,20 +37,7 @@ describe('a 90-day backfill survives kill -9', { timeout: 600_000 }, () => {
       maxPerPage: 5,
       rateWindowSec: 2,
     });
-    const keyFile = join(work, 'id_sftp');
-    writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
-    env = {
-      RC_SERVER: sim.platformUrl,
-      RC_CLIENT_ID: sim.credentials.clientId,
-      RC_CLIENT_SECRET: sim.credentials.clientSecret,
-      RC_JWT: sim.credentials.jwt,
-      SFTP_HOST: sshd.host,
-      SFTP_PORT: String(sshd.port),
-      SFTP_USER: sshd.username,
-      SFTP_PRIVATE_KEY_FILE: keyFile,
-      SFTP_HOST_FINGERPRINT: sshd.hostFingerprint,
-      SFTP_ROOT: sshd.root,
-    };
+    env = archiverEnv(sim, sshd, work);
     const now = sim.now();
     range = {
       dateFrom: new Date(now - 90 * DAY - 3_600_000).toISOString(),

@@ -1,7 +1,7 @@
 // The example flow, deployed unchanged in a real Node-RED process, with the environment pointing
 // at the RingCentral simulator and a real sshd on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import { startSimulator, type Simulator } from '../sim/index';
 import { root } from '../support/node-red';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { startSshd, type SshdServer } from '../support/sshd';
-import { readLedger, sha256, until, walk } from '../support/e2e';
+import { archiverEnv, readLedger, sha256, until, walk } from '../support/e2e';
 
 const example = JSON.parse(
   readFileSync(join(root, 'examples', 'half-hourly-archiver.json'), 'utf8'),
@@ -36,20 +36,7 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
       recordingFraction: 0.6,
       rateWindowSec: 4,
     });
-    const keyFile = join(work, 'id_sftp');
-    writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
-    env = {
-      RC_SERVER: sim.platformUrl,
-      RC_CLIENT_ID: sim.credentials.clientId,
-      RC_CLIENT_SECRET: sim.credentials.clientSecret,
-      RC_JWT: sim.credentials.jwt,
-      SFTP_HOST: sshd.host,
-      SFTP_PORT: String(sshd.port),
-      SFTP_USER: sshd.username,
-      SFTP_PRIVATE_KEY_FILE: keyFile,
-      SFTP_HOST_FINGERPRINT: sshd.hostFingerprint,
-      SFTP_ROOT: sshd.root,
-    };
+    env = archiverEnv(sim, sshd, work);
     prepareUserDir(userDir, example);
   });
 
@@ -60,11 +47,12 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     if (work) removeDir(work);
   });
 
-  const recordingFiles = () => walk(sshd.root).filter((f) => /\.(mp3|wav)$/.test(f));
-  /** Items the ledger of the running Node-RED says are Archived (the last step of each). */
-  const archivedInLedger = () => {
-    return readLedger(join(userDir, 'rc-archiver', 'ledger.sqlite'), (l) => l.counts().Archived) ?? 0;
-  };
+  const ledgerFile = () => join(userDir, 'rc-archiver', 'ledger.sqlite');
+  const recordingFiles = () =>
+    walk(sshd.root).filter((f) => f.includes('/Call Recordings/') && /\.(mp3|wav)$/.test(f));
+  /** Recordings the ledger of the running Node-RED says are Archived (the last step of each). */
+  const archivedInLedger = () =>
+    readLedger(ledgerFile(), (l) => l.count({ kind: 'CallRecording', status: 'Archived' })) ?? 0;
 
   function assertArchiveComplete() {
     const files = recordingFiles();
@@ -96,6 +84,65 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     assert.ok(expected >= 10, `the simulator has recordings (${expected})`);
     await until(() => archivedInLedger() >= expected, 120_000, `${expected} recordings archived`, red);
     assertArchiveComplete();
+    // The messages of every extension and the call-log records went the same way, each kind into
+    // its own folder.
+    await until(
+      () =>
+        readLedger(ledgerFile(), (l) => l.counts().Pending === 0 && l.counts().Archived > expected) ?? false,
+      120_000,
+      'every item of the cycle archived',
+      red,
+    );
+    const folders: Record<string, string> = {
+      CallLog: 'Call Log',
+      Voicemail: 'Voicemail',
+      Fax: 'Fax',
+      SMS: 'SMS',
+      MMS: 'MMS',
+    };
+    readLedger(ledgerFile(), (l) => {
+      assert.equal(l.counts().Failed, 0, 'nothing failed');
+      for (const [kind, folder] of Object.entries(folders)) {
+        const rows = l.query({ kind: kind as 'CallLog', limit: 10_000 });
+        assert.ok(rows.length > 0, `the example archives ${kind}`);
+        for (const row of rows) {
+          assert.equal(row.status, 'Archived', `${row.key} archived`);
+          assert.ok(row.receipt!.path.includes(`/${folder}/`), `${row.key} is in the ${folder} folder`);
+          assert.equal(sha256(join(sshd.root, row.receipt!.path)), row.receipt!.sha256, `${row.key} bytes`);
+        }
+      }
+    });
+
+    // The daily compliance export, started as its 01:30 inject would start it.
+    const inject = await fetch(`${red.url}/inject/a1f0c0de0000000e`, { method: 'POST' });
+    assert.equal(inject.status, 200);
+    const exports = () =>
+      readLedger(ledgerFile(), (l) => l.query({ kind: 'TeamMessagingExport', limit: 10_000 })) ?? [];
+    await until(
+      () => exports().length > 1 && exports().every((r) => r.status === 'Archived'),
+      120_000,
+      'the compliance export archived and unpacked',
+      red,
+    );
+    const tasks = sim.exportTasksInfo();
+    assert.equal(tasks.length, 1, 'one export task for the previous day');
+    const zips = exports().filter((r) => r.receipt!.path.endsWith('.zip'));
+    assert.equal(zips.length, 1, 'one dataset');
+    assert.equal(
+      zips[0].receipt!.sha256,
+      sim.expectedExport(tasks[0].id).sha256,
+      'the dataset as RingCentral made it',
+    );
+    assert.equal(sha256(join(sshd.root, zips[0].receipt!.path)), zips[0].receipt!.sha256);
+    const chatDays = exports().filter((r) => r.key !== zips[0].key);
+    assert.ok(chatDays.length > 0, 'the export unpacked into chat-day files');
+    for (const chatDay of chatDays) {
+      assert.ok(
+        chatDay.receipt!.path.includes('/Team Messaging/'),
+        `${chatDay.key} in the Team Messaging folder`,
+      );
+      assert.ok(chatDay.receipt!.path.endsWith('.json'), `${chatDay.key} is a JSON file`);
+    }
     assert.equal(sim.stats.rateLimited, 0, 'the simulator answered no request with 429');
     await red.stop();
     red = undefined;

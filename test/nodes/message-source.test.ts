@@ -98,7 +98,11 @@ describe('rc-message-source with the simulator', { timeout: 240_000 }, () => {
     };
   }
 
-  async function archiveAll(scope: 'account' | 'extension', expected: Expected) {
+  async function archiveAll(
+    scope: 'account' | 'extension',
+    expected: Expected,
+    watch?: (src: ReturnType<typeof helper.getNode>) => void,
+  ) {
     const { flow: f, credentials } = flow(scope);
     await helper.load(allNodes, f, credentials);
     const received: Array<{ payload: ArchiveItem; receipt: Receipt }> = [];
@@ -106,6 +110,7 @@ describe('rc-message-source with the simulator', { timeout: 240_000 }, () => {
     helper.getNode('ok').on('input', (m: never) => received.push(m));
     helper.getNode('bad').on('input', (m: never) => failed.push(m));
     const src = helper.getNode('src');
+    watch?.(src);
     const seen = statuses(src);
     const rlSeen = statuses(helper.getNode('rl'));
     const sinkSeen = statuses(helper.getNode('sink'));
@@ -169,6 +174,38 @@ describe('rc-message-source with the simulator', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(received.length, count, 'nothing new the second time');
     assert.equal(sim.stats.rateLimited, 0, 'no 429 was provoked');
+  });
+
+  it('account scope: a mailbox whose message store answers 403 is skipped with a warning, the others archived', async () => {
+    const all = expectedOf(sim);
+    const victim = sim.extensions.find(
+      (e) => e.id !== sim.adminExtension.id && expectedOf(sim, e.id).attachments.size > 0,
+    )!;
+    const skipped = expectedOf(sim, victim.id);
+    for (const key of skipped.attachments.keys()) all.attachments.delete(key);
+    for (const key of skipped.sms.keys()) all.sms.delete(key);
+    const fault = sim.fault({
+      kind: 'status',
+      status: 403,
+      match: `/extension/${victim.id}/message-store`,
+      times: Infinity,
+      body: {
+        errorCode: 'CMN-408',
+        message: 'In order to call this API endpoint, user needs to have [ReadMessages] permission',
+      },
+    });
+    const warnings: string[] = [];
+    try {
+      await archiveAll('account', all, (src) =>
+        src.on('call:warn', (call: { args: unknown[] }) => warnings.push(String(call.args[0]))),
+      );
+    } finally {
+      fault.cancel();
+    }
+    assert.ok(
+      warnings.some((w) => w.includes(victim.id) && /skipped/.test(w)),
+      `a warning names the skipped extension: ${warnings.join(' | ')}`,
+    );
   });
 
   it('resends its own Pending items when the flows start', async () => {

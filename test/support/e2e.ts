@@ -1,9 +1,37 @@
 // What the end-to-end tests share: reading an archive root and waiting on a Node-RED process.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Ledger } from '../../lib/ledger';
+import type { Simulator } from '../sim/index';
 import type { NodeRedProcess } from './node-red-process';
+import type { SshdServer } from './sshd';
+
+/**
+ * The environment the example flow's empty config nodes read: RingCentral is the simulator, SFTP
+ * the test sshd with its private key written into `work`.
+ */
+export function archiverEnv(
+  sim: Simulator,
+  sshd: SshdServer,
+  work: string,
+  sftpRoot = sshd.root,
+): Record<string, string> {
+  const keyFile = join(work, 'id_sftp');
+  writeFileSync(keyFile, sshd.privateKey, { mode: 0o600 });
+  return {
+    RC_SERVER: sim.platformUrl,
+    RC_CLIENT_ID: sim.credentials.clientId,
+    RC_CLIENT_SECRET: sim.credentials.clientSecret,
+    RC_JWT: sim.credentials.jwt,
+    SFTP_HOST: sshd.host,
+    SFTP_PORT: String(sshd.port),
+    SFTP_USER: sshd.username,
+    SFTP_PRIVATE_KEY_FILE: keyFile,
+    SFTP_HOST_FINGERPRINT: sshd.hostFingerprint,
+    SFTP_ROOT: sftpRoot,
+  };
+}
 
 /** Every file under `dir`, relative to it, sorted. */
 export function walk(dir: string): string[] {
