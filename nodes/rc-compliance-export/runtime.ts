@@ -9,6 +9,7 @@ import {
   type ExportProgress,
 } from '../../lib/sources/compliance-export';
 import type { RcConfigNode } from '../rc-config/runtime';
+import { formatDuration } from '../../lib/backfill';
 import { TEXTS_WITHOUT_LIMIT_DAYS } from '../../lib/retention';
 import {
   backfillRequestOf,
@@ -93,6 +94,7 @@ export default function register(RED: RED): void {
             : undefined;
       const client = rcNode.getClient();
       node.status({ fill: 'blue', shape: 'ring', text: tr('status.starting') });
+      const started = Date.now();
       let result;
       try {
         result = await runComplianceExport({
@@ -108,7 +110,19 @@ export default function register(RED: RED): void {
           range,
           signal,
           onItems: (items) => emitItems(send, items),
-          onProgress: (p) => node.status({ fill: 'blue', shape: 'ring', text: progressText(p) }),
+          onProgress: (p) => {
+            // Pieces wait on RingCentral's export, not on a rate budget: the time left is the pieces
+            // left at the pace of the ones done in this run.
+            const left =
+              p.piece > 1
+                ? tr('status.left', {
+                    eta: formatDuration(
+                      ((Date.now() - started) / (p.piece - 1) / 1000) * (p.pieces - p.piece + 1),
+                    ),
+                  })
+                : '';
+            node.status({ fill: 'blue', shape: 'ring', text: progressText(p) + left });
+          },
           log: (text) => node.log(text),
         });
       } catch (err) {

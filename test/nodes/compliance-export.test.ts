@@ -222,6 +222,22 @@ describe('rc-compliance-export with the simulator', { timeout: 180_000 }, () => 
     );
   });
 
+  it('"retained" exports ten years in pieces of at most six months, with the time left in the status', async () => {
+    const before = sim.exportTasksInfo().length;
+    const { src, seen, errors } = await start(sim);
+    src.receive({ backfill: 'retained' });
+    await waitFor(() => seen.some((s) => s.fill === 'green' || s.fill === 'red'), 240_000, 'export done');
+    assert.deepEqual(errors, []);
+    const tasks = sim.exportTasksInfo().slice(before);
+    const DAY = 86_400_000;
+    assert.ok(tasks.length >= 20, `ten years in ${tasks.length} pieces`);
+    for (const t of tasks) assert.ok(Date.parse(t.timeTo) - Date.parse(t.timeFrom) <= 183 * DAY);
+    assert.ok(
+      seen.some((s) => /^export \d+\/\d+: .* · ~.+ left$/.test(s.text ?? '')),
+      `pieces done of all and the time left: ${seen.map((s) => s.text).join(' | ')}`,
+    );
+  });
+
   it('after a restart polls the task it had asked for instead of asking again', async () => {
     const { flow: f, credentials } = flow(sim);
     // A task asked for before the restart, still unfinished.
