@@ -78,3 +78,31 @@ export function readLedger<T>(file: string, read: (ledger: Ledger) => T): T | un
     ledger.close();
   }
 }
+
+/**
+ * Waits until the ledger has nothing Pending and its Archived count has not moved for `quietMs`:
+ * a source listing mailbox after mailbox can leave nothing Pending for a moment between two.
+ */
+export async function untilSettled(
+  file: string,
+  timeoutMs: number,
+  red?: NodeRedProcess,
+  quietMs = 3000,
+): Promise<void> {
+  let last = -1;
+  let since = Date.now();
+  await until(
+    () => {
+      const counts = readLedger(file, (l) => l.counts());
+      if (!counts || counts.Pending > 0 || counts.Archived !== last) {
+        last = counts?.Archived ?? -1;
+        since = Date.now();
+        return false;
+      }
+      return Date.now() - since >= quietMs;
+    },
+    timeoutMs,
+    'the ledger to settle with nothing Pending',
+    red,
+  );
+}
