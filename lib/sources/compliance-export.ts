@@ -199,6 +199,9 @@ function listOf(value: unknown): string[] {
     .filter(Boolean);
 }
 
+/** The first read of a new export task comes after this, or after the poll interval when shorter. */
+const FIRST_POLL_MS = 5000;
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -657,8 +660,12 @@ async function completedTask(
       throw new ExportTaskError(taskId, task.status, job.origin);
     }
     hooks.progress({ phase: 'waiting', taskId, status: task?.status ?? 'InProgress', polls });
-    // A stored task is read at once; a new one after the interval.
-    if (task) await sleep(options.pollMs, undefined, { signal });
+    // A stored task is read at once; a new one first after a few seconds (a small export is
+    // ready by then), then at the interval.
+    if (task)
+      await sleep(polls === 0 ? Math.min(options.pollMs, FIRST_POLL_MS) : options.pollMs, undefined, {
+        signal,
+      });
     try {
       task = await client.request<DataExportTask>('GET', `${EXPORT_PATH}/${encodeURIComponent(taskId)}`, {
         signal,

@@ -35,6 +35,8 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
       callsPerDay: 15,
       recordingFraction: 0.6,
       rateWindowSec: 4,
+      // The daily compliance export is ready at its first read (5 s after the request).
+      exportPollsToComplete: 1,
     });
     env = archiverEnv(sim, sshd, work);
     prepareUserDir(userDir, example);
