@@ -1805,15 +1805,7 @@ export class Simulator {
     const q = ctx.url.searchParams;
     const { perPage, page } = this.pagingParams(q, 100);
     const now = this.now();
-    const parseDate = (name: string): number | undefined => {
-      const raw = q.get(name);
-      if (raw === null || raw === '') return undefined;
-      const ms = Date.parse(raw);
-      if (Number.isNaN(ms)) throw invalidParameter(name, raw);
-      return ms;
-    };
-    const dateTo = parseDate('dateTo') ?? now;
-    const dateFrom = parseDate('dateFrom') ?? dateTo - 86400_000;
+    const { dateFrom, dateTo } = this.dateRange(q, now);
     const types = parseList(q, 'messageType');
     for (const t of types)
       if (!['Fax', 'SMS', 'VoiceMail', 'Pager', 'Text'].includes(t)) throw invalidParameter('messageType', t);
@@ -1839,11 +1831,7 @@ export class Simulator {
       if (conversationId && m.conversationId !== conversationId) continue;
       matches.push(m);
     }
-    const start = (page - 1) * perPage;
-    const rendered: object[] = new Array(matches.length);
-    matches.slice(start, start + perPage).forEach((m, i) => {
-      rendered[start + i] = this.renderMessage(m, false);
-    });
+    const rendered = this.renderPage(matches, page, perPage, (m) => this.renderMessage(m, false));
     const fixed = { dateFrom: iso(dateFrom), dateTo: iso(dateTo) };
     this.sendBigJson(ctx, 200, this.pageOf(ctx, rendered, page, perPage, false, fixed));
   }
@@ -2110,6 +2098,32 @@ export class Simulator {
   // -------------------------------------------------------------------------------------------
   // Paging
 
+  /** dateFrom/dateTo of a listing in ms: dateTo defaults to now, dateFrom to 24 h before dateTo. */
+  private dateRange(q: URLSearchParams, now: number): { dateFrom: number; dateTo: number } {
+    const parseDate = (name: string): number | undefined => {
+      const raw = q.get(name);
+      if (raw === null || raw === '') return undefined;
+      const ms = Date.parse(raw);
+      if (Number.isNaN(ms)) throw invalidParameter(name, raw);
+      return ms;
+    };
+    const dateTo = parseDate('dateTo') ?? now;
+    return { dateFrom: parseDate('dateFrom') ?? dateTo - 86400_000, dateTo };
+  }
+
+  /**
+   * The records array of one page: as long as all matches (pageOf reads its length for the
+   * totals), with only this page's entries rendered.
+   */
+  private renderPage<T>(matches: T[], page: number, perPage: number, render: (match: T) => object): object[] {
+    const start = (page - 1) * perPage;
+    const rendered: object[] = new Array(matches.length);
+    matches.slice(start, start + perPage).forEach((m, i) => {
+      rendered[start + i] = render(m);
+    });
+    return rendered;
+  }
+
   private pagingParams(q: URLSearchParams, defaultPerPage: number): { perPage: number; page: number } {
     const rawPerPage = q.get('perPage');
     let perPage = defaultPerPage;
@@ -2182,15 +2196,7 @@ export class Simulator {
     const detailed = view === 'Detailed';
     const { perPage, page } = this.pagingParams(q, 100);
     const now = this.now();
-    const parseDate = (name: string): number | undefined => {
-      const raw = q.get(name);
-      if (raw === null || raw === '') return undefined;
-      const ms = Date.parse(raw);
-      if (Number.isNaN(ms)) throw invalidParameter(name, raw);
-      return ms;
-    };
-    const dateTo = parseDate('dateTo') ?? now;
-    const dateFrom = parseDate('dateFrom') ?? dateTo - 86400_000;
+    const { dateFrom, dateTo } = this.dateRange(q, now);
     const types = parseList(q, 'type');
     for (const t of types) if (t !== 'Voice' && t !== 'Fax') throw invalidParameter('type', t);
     const directions = parseList(q, 'direction');
@@ -2236,12 +2242,9 @@ export class Simulator {
       }
       matches.push(call);
     }
-    const start = (page - 1) * perPage;
-    const pageCalls = matches.slice(start, start + perPage);
-    const rendered: object[] = new Array(matches.length);
-    pageCalls.forEach((c, i) => {
-      rendered[start + i] = this.renderCall(c, detailed, now, ext ? 'extension' : 'account');
-    });
+    const rendered = this.renderPage(matches, page, perPage, (c) =>
+      this.renderCall(c, detailed, now, ext ? 'extension' : 'account'),
+    );
     const fixed = { view, dateFrom: iso(dateFrom), dateTo: iso(dateTo) };
     this.sendJson(ctx, 200, this.pageOf(ctx, rendered, page, perPage, this.options.callLogTotals, fixed));
   }
