@@ -53,9 +53,6 @@ export default function register(RED: RED): void {
         throw new Error(tr('errors.badFilter', { reason: errorMessage(err) }));
       }
     };
-    // The messages this node sends itself when the flows start, to go on with a task in progress.
-    const resumes = new WeakSet<object>();
-
     const progressText = (p: ExportProgress): string => {
       const at = { piece: p.piece, pieces: p.pieces };
       switch (p.phase) {
@@ -74,15 +71,20 @@ export default function register(RED: RED): void {
       }
     };
 
-    const run = async (msg: NodeMessage, send: SendFn, { ledger, signal }: SourceRunContext) => {
+    /** A run for a message, or (msg undefined) the resume of unfinished work once the flows start. */
+    const exportRun = async (
+      msg: NodeMessage | undefined,
+      send: SendFn,
+      { ledger, signal }: SourceRunContext,
+    ) => {
       if (!rcNode) throw new Error(tr('status.noConfig'));
-      const resume = resumes.has(msg);
+      const resume = !msg;
       if (resume) {
         if (!hasUnfinishedWork(parseState(ledger.getCursor(complianceCursorName(node.id))))) return;
         node.log(tr('log.resuming'));
       }
       const { contacts, chatIds } = filters();
-      const request = resume ? undefined : backfillRequestOf(msg);
+      const request = msg ? backfillRequestOf(msg) : undefined;
       // RingCentral keeps team messaging without a time limit: "all retained" reaches as far back as
       // for texts, in pieces of at most six months.
       const range = resume
@@ -144,20 +146,14 @@ export default function register(RED: RED): void {
       });
     };
 
-    createSource(RED, node, { i18n: TYPE, t, configured: Boolean(rcNode), run });
-
-    // After a restart: a task asked for before goes on being polled (never asked for twice); the
-    // run returns at once when the cursor says nothing is unfinished.
-    const onFlowsStarted = () =>
-      setTimeout(() => {
-        if (!rcNode) return;
-        const msg: NodeMessage = { topic: 'resume', payload: 'resume' };
-        resumes.add(msg);
-        (node as Node & { receive(msg: NodeMessage): void }).receive(msg);
-      }, 0);
-    RED.events.on('flows:started', onFlowsStarted);
-    node.on('close', () => {
-      RED.events.removeListener('flows:started', onFlowsStarted);
+    createSource(RED, node, {
+      i18n: TYPE,
+      t,
+      configured: Boolean(rcNode),
+      run: (msg, send, context) => exportRun(msg, send, context),
+      // After a restart: a task asked for before goes on being polled (never asked for twice); the
+      // run returns at once when the cursor says nothing is unfinished.
+      resume: (send, context) => exportRun(undefined, send, context),
     });
   }
 

@@ -128,6 +128,8 @@ export function createSource(
     run(msg: NodeMessage, send: SendFn, context: SourceRunContext): Promise<void>;
     backfill?: SourceBackfill;
     retention?: SourceRetention;
+    /** Once the flows start: work a restart interrupted, run in turn with the regular runs. */
+    resume?(send: SendFn, context: SourceRunContext): Promise<void>;
   },
 ): void {
   const { i18n, t } = options;
@@ -380,6 +382,18 @@ export function createSource(
       if (started || closed) return;
       started = true;
       resendPending();
+      const resume = options.resume;
+      if (resume && ledger && options.configured) {
+        const context = { ledger, signal: abort.signal };
+        chain = chain.then(() =>
+          resume((m) => node.send(m), context).catch((err: unknown) => {
+            if (closed) return;
+            fail(errorMessage(err));
+            // With a message, so that a Catch node sees the failure as it sees a run's.
+            node.error(errorMessage(err), { topic: 'resume', payload: 'resume' });
+          }),
+        );
+      }
       if (!ledger || !backfill || !options.configured) return;
       const job = storedJob();
       const send: SendFn = (m) => node.send(m);
