@@ -112,7 +112,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     }
 
     const path = renderPath(template, item, { timeZone, extension });
-    const put = await storage.put(path, body, { contentType, expectedBytes, signal });
+    const put = await storage.put(path, body, { contentType, expectedBytes, signal, item });
     const archivedAt = new Date().toISOString();
 
     let sidecarPath: string | undefined;
@@ -133,6 +133,8 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
         contentType: 'application/json',
         expectedBytes: data.length,
         signal,
+        item,
+        role: 'sidecar',
       });
     }
 

@@ -1,10 +1,18 @@
 import type { Readable } from 'node:stream';
+import type { ArchiveItem } from '../items';
 
 export interface PutOptions {
   contentType?: string;
   /** Expected length when known; a shorter or longer stream fails the put. */
   expectedBytes?: number;
   signal?: AbortSignal;
+  /**
+   * The item the bytes belong to. Providers that can tag a file (Drive's appProperties) or that
+   * send metadata along (Smarsh's e-mail headers) use it; the others ignore it.
+   */
+  item?: ArchiveItem;
+  /** 'sidecar' for the JSON written beside a file, 'content' (the default) for the file itself. */
+  role?: 'content' | 'sidecar';
 }
 
 export interface PutResult {

@@ -1,0 +1,88 @@
+import type { Readable } from 'node:stream';
+import { HashingStream } from './hash';
+
+/**
+ * Reads a stream as buffers of exactly `size` bytes (the last one may be shorter, and an empty
+ * stream gives one empty buffer), hashing and counting on the way. Only one chunk is held at a
+ * time, so an upload that sends chunk by chunk keeps memory at about `size`, whatever the file.
+ *
+ * `expectedBytes` fails the read as soon as the stream runs longer, and at the end when it ran
+ * shorter (ByteCountError), before the last chunk is handed out, so a provider never commits a
+ * file of the wrong length.
+ */
+export class ChunkReader {
+  readonly hasher: HashingStream;
+  private readonly iterator: AsyncIterator<Buffer>;
+  private carry: Buffer[] = [];
+  private carried = 0;
+  private ended = false;
+  private handedOut = 0;
+
+  constructor(
+    body: Readable,
+    readonly size: number,
+    expectedBytes?: number,
+  ) {
+    if (!Number.isSafeInteger(size) || size <= 0)
+      throw new RangeError(`chunk size must be positive, got ${size}`);
+    this.hasher = new HashingStream(expectedBytes);
+    body.on('error', (err) => this.hasher.destroy(err));
+    body.pipe(this.hasher);
+    this.iterator = this.hasher[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** The next chunk, or undefined once everything has been handed out. */
+  async next(): Promise<Buffer | undefined> {
+    while (!this.ended && this.carried < this.size) {
+      const { value, done } = await this.iterator.next();
+      if (done) {
+        this.ended = true;
+        break;
+      }
+      this.carry.push(value);
+      this.carried += value.length;
+    }
+    if (this.ended && this.carried === 0 && this.handedOut > 0) return undefined;
+    const all = this.carry.length === 1 ? this.carry[0] : Buffer.concat(this.carry, this.carried);
+    const chunk = all.subarray(0, Math.min(this.size, all.length));
+    const rest = all.subarray(chunk.length);
+    this.carry = rest.length ? [rest] : [];
+    this.carried = rest.length;
+    this.handedOut++;
+    return chunk;
+  }
+
+  /** True once the stream has ended and nothing is left to hand out. */
+  get done(): boolean {
+    return this.ended && this.carried === 0;
+  }
+
+  /**
+   * Reads ahead far enough to know whether `chunk` (just handed out) was the last one: the
+   * upload APIs want the final piece marked as such (Dropbox's finish, Box's commit).
+   */
+  async isLast(): Promise<boolean> {
+    if (!this.ended && this.carried === 0) {
+      const { value, done } = await this.iterator.next();
+      if (done) this.ended = true;
+      else {
+        this.carry.push(value);
+        this.carried += value.length;
+      }
+    }
+    return this.done;
+  }
+
+  /** Bytes read so far, and the SHA-256 of everything once the stream has ended. */
+  get bytes(): number {
+    return this.hasher.bytes;
+  }
+  get sha256(): string {
+    return this.hasher.sha256;
+  }
+
+  /** Stops reading (on a failed upload), so the source is released. */
+  destroy(err?: Error): void {
+    this.hasher.destroy(err);
+  }
+}
