@@ -69,8 +69,9 @@ export interface RED {
     registerType(type: string, ctor: NodeConstructor, opts?: { credentials?: object }): void;
     getNode(id: string): unknown;
     getCredentials(id: string): Record<string, string | undefined> | undefined;
+    addCredentials(id: string, credentials: Record<string, string | undefined>): void;
   };
-  settings: { userDir?: string; [key: string]: unknown };
+  settings: { userDir?: string; get?(key: string): unknown; [key: string]: unknown };
   httpAdmin: {
     get(path: string, ...handlers: Handler[]): void;
     post(path: string, ...handlers: Handler[]): void;
