@@ -66,7 +66,7 @@ export function isNotFound(err: unknown): boolean {
  * Archives one item: streams its content from RingCentral (or serialises its JSON) into storage
  * at the templated path, hashing on the way, writes the sidecar, and records the outcome in the
  * ledger. An item the ledger already has as Archived, whose file is still there with the same
- * size, is not downloaded again.
+ * size (or that went to a write-only target such as an e-mail journal), is not downloaded again.
  *
  * On failure the ledger says Failed with the reason and the returned promise rejects with an
  * error naming the item. When the download answers 404 the content is gone at RingCentral: the
@@ -79,6 +79,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
   const known = ledger.get(item.key);
   const previous = known?.status === 'Archived' ? known.receipt : undefined;
   if (previous && previous.provider === storage.provider) {
+    if (storage.writeOnly) return { ...previous, alreadyPresent: true };
     const present = await storage.stat(previous.path).catch(() => undefined);
     if (present && present.bytes === previous.bytes) return { ...previous, alreadyPresent: true };
   }

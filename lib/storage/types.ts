@@ -31,6 +31,11 @@ export interface PutResult {
  */
 export interface StorageAdapter {
   readonly provider: string;
+  /**
+   * True for a target that cannot be read back (e-mail journaling): once the ledger holds an
+   * Archived receipt for it, that receipt is the proof, and the item is not sent again.
+   */
+  readonly writeOnly?: boolean;
   put(relPath: string, body: Readable, options?: PutOptions): Promise<PutResult>;
   /** Size and SHA-256 of the file at relPath, or undefined when there is none. */
   stat(relPath: string): Promise<{ bytes: number } | undefined>;

@@ -76,4 +76,3 @@ export function setupConnect(
     if (poll) clearInterval(poll);
   };
 }
-

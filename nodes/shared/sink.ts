@@ -6,7 +6,7 @@ import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, validateTemplate } from '../../lib/template';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from './ledger';
-import type { Translate } from './i18n';
+import { translator, type Translate } from './i18n';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './red';
 import { closeAfter, errorMessage, shortText, timeOfDay } from './util';
 
@@ -191,4 +191,45 @@ export function createSink(
       Promise.resolve(target.close?.()).finally(done);
     });
   });
+}
+
+/** A config node that hands out the storage of one account, server or bucket. */
+export interface StorageConfigNode extends Node {
+  /** The account's storage, shared by every sink using it; throws when the config is incomplete. */
+  getStorage(): StorageAdapter;
+}
+
+/**
+ * Registers a sink whose storage comes from a config node (`def[configProperty]`): the cloud
+ * providers and SFTP. `sidecar: false` leaves the JSON sidecar out whatever the dialog says
+ * (Smarsh carries the metadata in the e-mail itself).
+ */
+export function registerConfigSink(
+  RED: RED,
+  type: string,
+  catalog: Record<string, unknown>,
+  options: { configProperty: string; noConfigKey: string; sidecar?: false },
+): void {
+  const t = translator(RED, catalog);
+  function ConfigSink(this: Node, def: SinkDef) {
+    RED.nodes.createNode(this, def);
+    const id = def[options.configProperty];
+    const config = typeof id === 'string' && id ? (RED.nodes.getNode(id) as StorageConfigNode | null) : null;
+    const noConfig = t(`${type}.errors.${options.noConfigKey}`);
+    createSink(
+      RED,
+      this,
+      options.sidecar === false ? { ...def, sidecar: false } : def,
+      {
+        storage() {
+          if (!config || typeof config.getStorage !== 'function') throw new Error(noConfig);
+          return config.getStorage();
+        },
+      },
+      type,
+      t,
+    );
+    if (!config) this.status({ fill: 'red', shape: 'ring', text: noConfig });
+  }
+  RED.nodes.registerType(type, ConfigSink);
 }

@@ -30,9 +30,10 @@ export function freePort(): Promise<number> {
 
 /**
  * Prepares a Node-RED user directory with this pack installed the way a user has it (a package
- * under node_modules, here a link to the built checkout) and the given flow.
+ * under node_modules, here a link to the built checkout) and the given flow. `extraSettings` is
+ * JavaScript for more settings.js properties (e.g. `adminAuth: {…},`).
  */
-export function prepareUserDir(userDir: string, flows: unknown[]): void {
+export function prepareUserDir(userDir: string, flows: unknown[], extraSettings = ''): void {
   mkdirSync(join(userDir, 'node_modules', '@rcarchiver'), { recursive: true });
   const link = join(userDir, 'node_modules', '@rcarchiver', 'node-red-ringcentral-archiver');
   if (!existsSync(link)) symlinkSync(root, link, 'dir');
@@ -49,6 +50,7 @@ export function prepareUserDir(userDir: string, flows: unknown[]): void {
   externalModules: { autoInstall: false, palette: { allowInstall: false } },
   diagnostics: { enabled: false },
   telemetry: { enabled: false },
+${extraSettings}
 };
 `,
   );

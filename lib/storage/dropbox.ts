@@ -1,0 +1,820 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Dropbox, type files } from 'dropbox';
+import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
+import { ChunkReader } from './chunks';
+import { HashingStream } from './hash';
+import { safeRelativePath } from './paths';
+import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
+import type { PutOptions, PutResult, StorageAdapter } from './types';
+
+/**
+ * Dropbox storage through the `dropbox` SDK. Small files go in one `files/upload`, larger ones in
+ * an upload session sent chunk by chunk. Every request carries Dropbox's `content_hash` of its
+ * body, so Dropbox itself refuses bytes damaged on the way, and the committed file's content_hash
+ * is compared with the one computed here over the whole file.
+ */
+
+const LABEL = 'Dropbox';
+const API_HOSTS = [
+  'https://api.dropboxapi.com',
+  'https://content.dropboxapi.com',
+  'https://notify.dropboxapi.com',
+];
+const TOKEN_URL = 'https://api.dropboxapi.com/oauth2/token';
+const AUTHORIZE_URL = 'https://www.dropbox.com/oauth2/authorize';
+const MiB = 1024 * 1024;
+/** Dropbox hashes files in blocks of 4 MiB; session chunks should be multiples of it. */
+const BLOCK = 4 * MiB;
+const DEFAULT_CHUNK = 8 * MiB;
+/** Dropbox refuses more than 150 MB in one request. */
+const MAX_REQUEST = 150 * MiB;
+
+export interface DropboxStorageOptions {
+  /** The connected account; `keeper.client.clientId` is the app key (PKCE app, no secret). */
+  keeper: TokenKeeper;
+  /** Folder everything goes under, e.g. '/RingCentral Archive'; '' or '/' is the top (or app folder). */
+  root?: string;
+  /** Bytes per upload-session request (default 8 MiB; a multiple of 4 MiB in production). */
+  chunkSize?: number;
+  /**
+   * Files up to this size go in one `files/upload` (default: chunkSize). Values above chunkSize
+   * count as chunkSize, because no more than one chunk is ever held in memory.
+   */
+  simpleUploadLimit?: number;
+  /** Base URL standing in for every Dropbox host (tests, a proxy); empty means the real hosts. */
+  endpoint?: string;
+  retry?: Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'onRetry'>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts
+
+interface Hosts {
+  /** Maps a URL the SDK built to where it should go. */
+  rewrite(url: string): string;
+  tokenUrl: string;
+  authorizeUrl: string;
+}
+
+function hostsFor(endpoint: string | undefined): Hosts {
+  const base = (endpoint ?? '').trim().replace(/\/+$/, '');
+  if (!base) return { rewrite: (u) => u, tokenUrl: TOKEN_URL, authorizeUrl: AUTHORIZE_URL };
+  return {
+    rewrite(url) {
+      for (const host of API_HOSTS) if (url.startsWith(host + '/')) return base + url.slice(host.length);
+      // Anything else would carry the bearer token to a host we were not told about.
+      throw new ProviderError(`${LABEL}: refused a request to an unexpected host`, { retryable: false });
+    },
+    tokenUrl: base + '/oauth2/token',
+    authorizeUrl: base + '/oauth2/authorize',
+  };
+}
+
+type FetchFn = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** The fetch handed to the SDK: the host rewrite, and the put's abort signal on every request. */
+function sdkFetch(hosts: Hosts, signal: AbortSignal | undefined): FetchFn {
+  return (url, init) => fetch(hosts.rewrite(String(url)), { ...init, signal });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropbox content hash
+
+/**
+ * Dropbox's content_hash: SHA-256 of each 4 MiB block, the digests concatenated and hashed
+ * again, as hex (https://www.dropbox.com/developers/reference/content-hash). Fed incrementally,
+ * so a whole file is hashed without holding it.
+ */
+export class DropboxContentHasher {
+  private readonly outer = createHash('sha256');
+  private block: Hash = createHash('sha256');
+  private inBlock = 0;
+  private total = 0;
+
+  update(data: Buffer): this {
+    let at = 0;
+    while (at < data.length) {
+      const take = Math.min(BLOCK - this.inBlock, data.length - at);
+      this.block.update(data.subarray(at, at + take));
+      this.inBlock += take;
+      this.total += take;
+      at += take;
+      if (this.inBlock === BLOCK) {
+        this.outer.update(this.block.digest());
+        this.block = createHash('sha256');
+        this.inBlock = 0;
+      }
+    }
+    return this;
+  }
+
+  private result: string | undefined;
+
+  /** The hash of everything fed so far; later calls give the same value. */
+  digest(): string {
+    if (this.result === undefined) {
+      if (this.inBlock > 0) this.outer.update(this.block.digest());
+      this.result = this.outer.digest('hex');
+    }
+    return this.result;
+  }
+}
+
+export function dropboxContentHash(data: Buffer): string {
+  return new DropboxContentHasher().update(data).digest();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+interface DropboxErrorBody {
+  error_summary?: string;
+  error?: {
+    '.tag'?: string;
+    retry_after?: number;
+    reason?: { '.tag'?: string };
+    correct_offset?: number;
+    lookup_failed?: { '.tag'?: string; correct_offset?: number };
+  } & Record<string, unknown>;
+  user_message?: { text?: string };
+}
+
+/** What a failed SDK call (DropboxResponseError) carries: status, headers, parsed body. */
+function rawOf(
+  err: unknown,
+): { status: number; headers: unknown; body: DropboxErrorBody | string } | undefined {
+  const e = err as { name?: string; status?: unknown; headers?: unknown; error?: unknown };
+  if (e?.name !== 'DropboxResponseError' || typeof e.status !== 'number') return undefined;
+  const body = (e.error && typeof e.error === 'object' ? e.error : String(e.error ?? '')) as
+    DropboxErrorBody | string;
+  return { status: e.status, headers: e.headers, body };
+}
+
+/** `path/conflict/file/..` -> `path/conflict/file`: Dropbox's error tags, for matching. */
+function summaryOf(body: DropboxErrorBody | string | undefined): string {
+  if (!body || typeof body === 'string') return '';
+  return (body.error_summary ?? body.error?.['.tag'] ?? '').replace(/\/*\.*$/, '');
+}
+
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const v = (headers as Record<string, unknown>)[name.toLowerCase()];
+  return v === undefined || v === null ? undefined : String(v);
+}
+
+/** Dropbox 409s that are rate limits in disguise (a namespace busy with other writes). */
+const RETRYABLE_SUMMARY = /(^|\/)(too_many_write_operations|too_many_requests|internal_error)(\/|$)/;
+
+/** A ProviderError from a Dropbox answer; never includes request headers or tokens. */
+function dropboxError(status: number, body: DropboxErrorBody | string, headers: unknown): ProviderError {
+  const summary = summaryOf(body);
+  let reason = summary;
+  if (typeof body !== 'string' && body.error?.reason?.['.tag']) reason = body.error.reason['.tag'];
+  const retryAfterMs =
+    parseRetryAfter(headerOf(headers, 'retry-after')) ??
+    (typeof body !== 'string' ? parseRetryAfter(body.error?.retry_after) : undefined);
+  const text =
+    typeof body === 'string'
+      ? body.replace(/\s+/g, ' ').trim().slice(0, 200)
+      : (body.user_message?.text ?? summary);
+  return new ProviderError(`${status}${text ? ` ${text}` : ''}`, {
+    status,
+    code: reason || undefined,
+    retryAfterMs,
+    retryable: RETRYABLE_SUMMARY.test(summary) || undefined,
+  });
+}
+
+/** Maps what the SDK or fetch threw to a ProviderError, leaving aborts and network errors alone. */
+function classify(err: unknown): unknown {
+  if (err instanceof ProviderError) return err;
+  const raw = rawOf(err);
+  if (raw) return dropboxError(raw.status, raw.body, raw.headers);
+  return err;
+}
+
+function authError(reason: string): ProviderError {
+  return new ProviderError(
+    `${LABEL} refused the credentials (${reason}): reconnect the account in its config node`,
+    { auth: true, retryable: false, code: 'auth' },
+  );
+}
+
+function conflictError(rel: string): ProviderError {
+  return new ProviderError(
+    `a different file is already at ${rel}; the path template gives two items the same path`,
+    { code: 'conflict', retryable: false },
+  );
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as Error)?.name === 'AbortError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+interface TokenResponse {
+  access_token?: string;
+  refresh_token?: string;
+  expires_in?: number;
+  error?: string;
+  error_description?: string;
+}
+
+async function postToken(
+  url: string,
+  form: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<TokenResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(form).toString(),
+    signal,
+  });
+  const text = await res.text();
+  let body: TokenResponse = {};
+  try {
+    body = text ? (JSON.parse(text) as TokenResponse) : {};
+  } catch {
+    body = { error: text.slice(0, 100) };
+  }
+  if (!res.ok) {
+    // 400 invalid_grant: revoked or expired refresh token; 400/401 invalid_client: a wrong app key.
+    if (res.status === 400 || res.status === 401) throw authError(body.error ?? `HTTP ${res.status}`);
+    throw new ProviderError(`${LABEL} token endpoint: ${res.status} ${body.error ?? ''}`.trim(), {
+      status: res.status,
+      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+    });
+  }
+  if (!body.access_token) throw new ProviderError(`${LABEL}: the token endpoint sent no access token`);
+  return body;
+}
+
+const EARLY_MS = 60_000;
+
+/** Tokens from the keeper, refreshed by our own POST so every new set is saved before use. */
+class KeeperTokens {
+  private refreshing: Promise<string> | undefined;
+  constructor(
+    private readonly keeper: TokenKeeper,
+    private readonly tokenUrl: string,
+  ) {}
+
+  /** A usable access token; `stale` is one Dropbox just refused, so a new one is needed. */
+  async get(signal: AbortSignal | undefined, stale?: string): Promise<string> {
+    const cur = this.keeper.current();
+    if (!cur?.accessToken && !cur?.refreshToken)
+      throw authError('no tokens: the account was never connected');
+    const fresh =
+      cur.accessToken &&
+      cur.accessToken !== stale &&
+      (cur.expiresAt === undefined || cur.expiresAt - EARLY_MS > Date.now());
+    if (fresh) return cur.accessToken;
+    this.refreshing ??= this.refresh(cur, signal).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refresh(cur: OAuthTokens, signal: AbortSignal | undefined): Promise<string> {
+    if (!cur.refreshToken) throw authError('the access token expired and there is no refresh token');
+    const body = await withRetry(
+      () =>
+        postToken(
+          this.tokenUrl,
+          {
+            grant_type: 'refresh_token',
+            refresh_token: cur.refreshToken!,
+            // A PKCE app: the app key identifies it, there is no secret.
+            client_id: this.keeper.client.clientId,
+          },
+          signal,
+        ),
+      { attempts: 3, baseDelayMs: 500, signal },
+    );
+    const next: OAuthTokens = {
+      accessToken: body.access_token!,
+      // Dropbox keeps the refresh token; it sends none on a refresh.
+      refreshToken: body.refresh_token ?? cur.refreshToken,
+      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
+    };
+    this.keeper.save(next);
+    return next.accessToken;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+/**
+ * One path segment as Dropbox accepts it and every desktop client can sync it: control
+ * characters and `\ < > : " | ? *` (refused by Windows clients, `\` also by the API) become `_`,
+ * and trailing dots and spaces (dropped by Windows, which then misses the file) are cut.
+ */
+function cleanSegment(segment: string): string {
+  // eslint-disable-next-line no-control-regex
+  const cleaned = segment.replace(/[\u0000-\u001f\u007f\\<>:"|?*]/g, '_').replace(/[. ]+$/, '');
+  return cleaned || '_';
+}
+
+function rootSegments(root: string | undefined): string[] {
+  const trimmed = (root ?? '').trim();
+  if (!trimmed || trimmed === '/') return [];
+  return safeRelativePath(trimmed.replace(/^\/+/, '')).split('/').map(cleanSegment);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The adapter
+
+type FileMeta = files.FileMetadata;
+type AnyMeta = files.FileMetadataReference | files.FolderMetadataReference | files.DeletedMetadataReference;
+
+export class DropboxStorage implements StorageAdapter {
+  readonly provider = 'dropbox';
+  readonly chunkSize: number;
+  readonly simpleUploadLimit: number;
+  private readonly hosts: Hosts;
+  private readonly tokens: KeeperTokens;
+  private readonly root: string[];
+  private readonly retry: DropboxStorageOptions['retry'];
+  private closed = false;
+
+  constructor(options: DropboxStorageOptions) {
+    if (!options?.keeper) throw new Error(`${LABEL}: no account configured`);
+    if (!options.keeper.client?.clientId) throw new Error(`${LABEL}: no app key configured`);
+    this.hosts = hostsFor(options.endpoint || options.keeper.client.endpoint);
+    this.tokens = new KeeperTokens(options.keeper, this.hosts.tokenUrl);
+    this.root = rootSegments(options.root);
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize > MAX_REQUEST) {
+      throw new Error(`${LABEL}: chunk size must be between 1 byte and 150 MB, got ${this.chunkSize}`);
+    }
+    this.simpleUploadLimit = Math.min(options.simpleUploadLimit ?? this.chunkSize, this.chunkSize);
+    this.retry = options.retry;
+  }
+
+  // -- public API ------------------------------------------------------------------------------
+
+  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    let rel = relPath;
+    try {
+      if (this.closed) throw new Error('the adapter is closed');
+      rel = safeRelativePath(relPath);
+      options.signal?.throwIfAborted();
+      return await this.store(rel, body, options);
+    } catch (err) {
+      if (!body.destroyed) body.destroy();
+      throw this.describe(err, `cannot store ${rel}`);
+    }
+  }
+
+  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
+    const rel = safeRelativePath(relPath);
+    try {
+      const meta = await this.metadata(this.pathOf(rel), undefined);
+      return meta?.['.tag'] === 'file' ? { bytes: meta.size } : undefined;
+    } catch (err) {
+      throw this.describe(err, `cannot look at ${rel}`);
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      if (this.root.length === 0) {
+        await this.call((d) => d.usersGetCurrentAccount(), undefined);
+        return;
+      }
+      const path = '/' + this.root.join('/');
+      try {
+        await this.call((d) => d.filesCreateFolderV2({ path, autorename: false }), undefined);
+      } catch (err) {
+        const e = classify(err);
+        if (!(e instanceof ProviderError && e.status === 409)) throw err;
+        // Already there: fine when it is a folder.
+        const meta = await this.metadata(path, undefined);
+        if (meta?.['.tag'] !== 'folder') throw new Error(`${path} exists and is not a folder`);
+      }
+    } catch (err) {
+      throw this.describe(err, 'check failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  // -- storing ---------------------------------------------------------------------------------
+
+  private pathOf(rel: string): string {
+    return '/' + [...this.root, ...rel.split('/').map(cleanSegment)].join('/');
+  }
+
+  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+    const { signal, expectedBytes } = options;
+    const path = this.pathOf(rel);
+    const sidecar = options.role === 'sidecar';
+
+    if (!sidecar) {
+      // Dropbox answers an upload of identical content in `add` mode with the existing file and no
+      // error, so "was it already there?" is asked first; nothing is uploaded again then.
+      const existing = await this.metadata(path, signal);
+      if (existing) {
+        if (existing['.tag'] !== 'file') throw conflictError(rel);
+        const ours = await hashAll(body, expectedBytes, signal);
+        return this.sameOrConflict(rel, existing, ours);
+      }
+    }
+
+    const reader = new ChunkReader(body, this.chunkSize, expectedBytes);
+    try {
+      const first = (await reader.next())!;
+      const last = await reader.isLast();
+      const commit: files.CommitInfo = {
+        path,
+        mode: { '.tag': sidecar ? 'overwrite' : 'add' },
+        autorename: false,
+        strict_conflict: true,
+        mute: true,
+      };
+      const whole = new DropboxContentHasher();
+      let stored: FileMeta;
+      try {
+        stored =
+          last && first.length <= this.simpleUploadLimit
+            ? await this.simpleUpload(first, whole, commit, signal)
+            : await this.sessionUpload(reader, first, last, whole, commit, signal);
+      } catch (err) {
+        const e = classify(err);
+        if (e instanceof ProviderError && e.status === 409 && /conflict/.test(e.code ?? '') && !sidecar) {
+          // Someone wrote the path since we looked: identical is fine, different is a conflict.
+          const ours = await drain(reader, whole, signal);
+          const existing = await this.metadata(path, signal);
+          if (existing?.['.tag'] === 'file') return this.sameOrConflict(rel, existing, ours);
+          throw conflictError(rel);
+        }
+        if (e instanceof ProviderError && /content_hash_mismatch/.test(e.code ?? '')) {
+          throw new ProviderError(
+            `${LABEL} stored different bytes than were sent (it refused the upload: content_hash_mismatch); ` +
+              'nothing was committed',
+            { code: 'hash_mismatch', retryable: false, cause: e },
+          );
+        }
+        throw e;
+      }
+      const sent = { bytes: reader.bytes, sha256: reader.sha256, contentHash: whole.digest() };
+      if (stored.size !== sent.bytes || stored.content_hash !== sent.contentHash) {
+        // Nothing may look archived: the file goes (only the revision we made), and the caller
+        // tries the item again later.
+        await this.call(
+          (d) => d.filesDeleteV2({ path: stored.id || path, parent_rev: stored.rev }),
+          undefined,
+        ).catch(() => undefined);
+        throw new ProviderError(
+          `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, content hash ` +
+            `${sent.contentHash}; stored ${stored.size} bytes, content hash ${stored.content_hash ?? '?'}); ` +
+            'the file was removed',
+          { code: 'hash_mismatch', retryable: false },
+        );
+      }
+      return {
+        path: rel,
+        bytes: sent.bytes,
+        sha256: sent.sha256,
+        providerHash: stored.content_hash,
+        alreadyPresent: false,
+      };
+    } catch (err) {
+      reader.destroy();
+      throw err;
+    }
+  }
+
+  private sameOrConflict(
+    rel: string,
+    existing: FileMeta,
+    ours: { bytes: number; sha256: string; contentHash: string },
+  ): PutResult {
+    if (existing.size === ours.bytes && existing.content_hash === ours.contentHash) {
+      return {
+        path: rel,
+        bytes: ours.bytes,
+        sha256: ours.sha256,
+        providerHash: existing.content_hash,
+        alreadyPresent: true,
+      };
+    }
+    throw conflictError(rel);
+  }
+
+  /** One `files/upload`; its content_hash makes Dropbox refuse bytes damaged on the way. */
+  private async simpleUpload(
+    data: Buffer,
+    whole: DropboxContentHasher,
+    commit: files.CommitInfo,
+    signal: AbortSignal | undefined,
+  ): Promise<FileMeta> {
+    whole.update(data);
+    const content_hash = dropboxContentHash(data);
+    return this.call((d) => d.filesUpload({ ...commit, contents: data, content_hash }), signal).then(
+      (r) => r.result,
+    );
+  }
+
+  /**
+   * An upload session: `start` with the first chunk, `append_v2` for the middle ones, `finish`
+   * with the last and the commit. Each chunk is resent from memory after a failure; an
+   * `incorrect_offset` answer says how much Dropbox already has, and only the rest is sent.
+   */
+  private async sessionUpload(
+    reader: ChunkReader,
+    first: Buffer,
+    firstIsLast: boolean,
+    whole: DropboxContentHasher,
+    commit: files.CommitInfo,
+    signal: AbortSignal | undefined,
+  ): Promise<FileMeta> {
+    whole.update(first);
+    const started = await this.call(
+      (d) =>
+        d.filesUploadSessionStart({
+          close: false,
+          contents: first,
+          content_hash: dropboxContentHash(first),
+        }),
+      signal,
+    );
+    const sessionId = started.result.session_id;
+    let offset = first.length;
+    let chunk = firstIsLast ? Buffer.alloc(0) : (await reader.next())!;
+    let last = firstIsLast || (await reader.isLast());
+    for (;;) {
+      whole.update(chunk);
+      if (last) {
+        return this.sendFinish(sessionId, offset, chunk, commit, () => whole.digest(), signal);
+      }
+      await this.sendAppend(sessionId, offset, chunk, signal);
+      offset += chunk.length;
+      chunk = (await reader.next())!;
+      last = await reader.isLast();
+    }
+  }
+
+  private async sendAppend(
+    sessionId: string,
+    offset: number,
+    chunk: Buffer,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let at = offset;
+    await this.call(async (d) => {
+      for (;;) {
+        const piece = chunk.subarray(at - offset);
+        if (piece.length === 0) return;
+        try {
+          await d.filesUploadSessionAppendV2({
+            cursor: { session_id: sessionId, offset: at },
+            close: false,
+            contents: piece,
+            content_hash: dropboxContentHash(piece),
+          });
+          return;
+        } catch (err) {
+          at = correctedOffset(err, 'incorrect_offset', offset, offset + chunk.length);
+        }
+      }
+    }, signal);
+  }
+
+  private async sendFinish(
+    sessionId: string,
+    offset: number,
+    chunk: Buffer,
+    commit: files.CommitInfo,
+    wholeHash: () => string,
+    signal: AbortSignal | undefined,
+  ): Promise<FileMeta> {
+    let at = offset;
+    let tries = 0;
+    return this.call(async (d) => {
+      tries++;
+      for (;;) {
+        const piece = chunk.subarray(at - offset);
+        try {
+          const res = await d.filesUploadSessionFinish({
+            cursor: { session_id: sessionId, offset: at },
+            commit,
+            contents: piece,
+            content_hash: dropboxContentHash(piece),
+          });
+          return res.result;
+        } catch (err) {
+          const raw = rawOf(err);
+          const summary = summaryOf(raw?.body);
+          // A retried finish whose first try did commit: the session is gone; the file tells.
+          if (tries > 1 && /^lookup_failed\/(not_found|closed)/.test(summary)) {
+            const meta = await this.metadata(String(commit.path), signal);
+            const ours = wholeHash();
+            if (meta?.['.tag'] === 'file' && meta.content_hash === ours) return meta;
+          }
+          at = correctedOffset(err, 'lookup_failed', offset, offset + chunk.length);
+        }
+      }
+    }, signal);
+  }
+
+  /** File or folder metadata at a path, or undefined when nothing is there. */
+  private async metadata(path: string, signal: AbortSignal | undefined): Promise<AnyMeta | undefined> {
+    try {
+      return (await this.call((d) => d.filesGetMetadata({ path }), signal)).result;
+    } catch (err) {
+      const e = classify(err);
+      if (e instanceof ProviderError && e.status === 409 && /^path\/not_found/.test(e.code ?? '')) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  // -- requests --------------------------------------------------------------------------------
+
+  /**
+   * One SDK call (or a few, for a session chunk) with a fresh client carrying our token, the
+   * host rewrite and the abort signal; retried on 429/5xx, a 401 gets one new token, a second
+   * 401 is an auth error.
+   */
+  private async call<T>(fn: (dbx: Dropbox) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const fetchFn = sdkFetch(this.hosts, signal);
+    return withRetry(
+      async () => {
+        let stale: string | undefined;
+        for (;;) {
+          const token = await this.tokens.get(signal, stale);
+          // The SDK would refresh by itself only with a refresh token, which it is not given:
+          // refreshing is ours, so that every new token reaches keeper.save first.
+          const dbx = new Dropbox({ accessToken: token, fetch: fetchFn });
+          try {
+            return await fn(dbx);
+          } catch (err) {
+            const raw = rawOf(err);
+            if (raw?.status === 401) {
+              const reason = summaryOf(raw.body) || 'unauthorized';
+              if (stale === undefined) {
+                stale = token;
+                continue;
+              }
+              throw authError(`401 ${reason} after a token refresh`);
+            }
+            throw err;
+          }
+        }
+      },
+      { ...this.retry, signal, classify },
+    );
+  }
+
+  private describe(err: unknown, what: string): Error {
+    const e = err as Error;
+    if (isAbort(err)) return e;
+    const c = classify(err);
+    if (c instanceof ProviderError) {
+      const message = c.message.startsWith(LABEL)
+        ? `${what}: ${c.message}`
+        : `${LABEL}: ${what}: ${c.message}`;
+      return new ProviderError(message, {
+        status: c.status,
+        code: c.code,
+        retryAfterMs: c.retryAfterMs,
+        retryable: c.retryable,
+        auth: c.auth,
+        cause: c,
+      });
+    }
+    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The offset to resend from after an `incorrect_offset` answer (Dropbox already has the bytes
+ * before it), when it lies within the chunk in memory; anything else is rethrown.
+ */
+function correctedOffset(
+  err: unknown,
+  tag: 'incorrect_offset' | 'lookup_failed',
+  from: number,
+  to: number,
+): number {
+  const raw = rawOf(err);
+  const body = raw && typeof raw.body !== 'string' ? raw.body : undefined;
+  const inner = tag === 'lookup_failed' ? body?.error?.lookup_failed : body?.error;
+  if (raw?.status === 409 && body?.error?.['.tag'] === tag && inner?.['.tag'] === 'incorrect_offset') {
+    const correct = inner.correct_offset;
+    if (typeof correct === 'number' && correct >= from && correct <= to) return correct;
+    throw new ProviderError(
+      `${LABEL}: the upload session holds ${String(correct)} bytes, outside the chunk ${from}-${to}`,
+      { code: 'incorrect_offset', retryable: false },
+    );
+  }
+  throw err;
+}
+
+/** SHA-256, byte count and Dropbox content hash of a whole stream, memory flat. */
+async function hashAll(
+  body: Readable,
+  expectedBytes: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: number; sha256: string; contentHash: string }> {
+  const hasher = new HashingStream(expectedBytes);
+  const content = new DropboxContentHasher();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      content.update(chunk);
+      cb();
+    },
+  });
+  await pipeline(body, hasher, sink, signal ? { signal } : {});
+  return { bytes: hasher.bytes, sha256: hasher.sha256, contentHash: content.digest() };
+}
+
+/** Reads what is left of a ChunkReader into the hashes (after a conflict answer). */
+async function drain(
+  reader: ChunkReader,
+  whole: DropboxContentHasher,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: number; sha256: string; contentHash: string }> {
+  for (let c = await reader.next(); c; c = await reader.next()) {
+    signal?.throwIfAborted();
+    whole.update(c);
+  }
+  return { bytes: reader.bytes, sha256: reader.sha256, contentHash: whole.digest() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth (the editor's Connect flow)
+
+export const dropboxOAuth: OAuthProvider = {
+  id: 'dropbox',
+  label: LABEL,
+  // A PKCE app: the browser flow needs no secret, so none is stored.
+  pkce: true,
+
+  authorizeUrl({ client, redirectUri, state, codeChallenge }) {
+    const url = new URL(hostsFor(client.endpoint).authorizeUrl);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('client_id', client.clientId);
+    url.searchParams.set('redirect_uri', redirectUri);
+    url.searchParams.set('state', state);
+    if (codeChallenge) {
+      url.searchParams.set('code_challenge', codeChallenge);
+      url.searchParams.set('code_challenge_method', 'S256');
+    }
+    // offline: a refresh token, so the archive keeps working after the 4-hour access token.
+    url.searchParams.set('token_access_type', 'offline');
+    return url.href;
+  },
+
+  async exchangeCode({ client, code, redirectUri, codeVerifier, signal }) {
+    const body = await postToken(
+      hostsFor(client.endpoint).tokenUrl,
+      {
+        grant_type: 'authorization_code',
+        code,
+        client_id: client.clientId,
+        redirect_uri: redirectUri,
+        ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
+      },
+      signal,
+    ).catch((err: unknown) => {
+      throw err instanceof ProviderError && err.auth
+        ? new ProviderError(`${LABEL} refused the sign-in (${/\(([^)]*)\)/.exec(err.message)?.[1] ?? ''})`, {
+            auth: true,
+            retryable: false,
+          })
+        : err;
+    });
+    return {
+      accessToken: body.access_token!,
+      refreshToken: body.refresh_token,
+      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
+    };
+  },
+
+  async accountName({ client, tokens, signal }) {
+    const dbx = new Dropbox({
+      accessToken: tokens.accessToken,
+      fetch: sdkFetch(hostsFor(client.endpoint), signal),
+    });
+    try {
+      const { result } = await dbx.usersGetCurrentAccount();
+      const name = result.name?.display_name ?? '';
+      const email = result.email ?? '';
+      return name && email ? `${name} <${email}>` : name || email || LABEL;
+    } catch (err) {
+      const raw = rawOf(err);
+      if (raw?.status === 401) throw authError(`401 ${summaryOf(raw.body) || 'unauthorized'}`);
+      throw classify(err);
+    }
+  },
+};

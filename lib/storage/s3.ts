@@ -1,0 +1,681 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type HeadObjectCommandOutput,
+  type PutObjectCommandInput,
+  type S3ClientConfig,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ChunkReader } from './chunks';
+import { HashingStream } from './hash';
+import { randomSuffix, safeRelativePath } from './paths';
+import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOptions } from './retry';
+import type { PutOptions, PutResult, StorageAdapter } from './types';
+
+/**
+ * Amazon S3 and S3-compatible stores (MinIO, Wasabi, Backblaze B2, s3rver). Bodies go through
+ * lib-storage's Upload: one PutObject when the file fits in a part, else a multipart upload with at
+ * most `queueSize` parts in flight. Content is written with `If-None-Match: *`, so an object is never
+ * replaced; our SHA-256 travels in the object's metadata so a later put can tell an identical
+ * object from a different one with a HEAD.
+ */
+
+const LABEL = 'S3';
+const MiB = 1024 * 1024;
+const MIN_PART = 5 * MiB;
+const DEFAULT_PART = 8 * MiB;
+const DEFAULT_QUEUE = 2;
+/** Metadata names (sent as x-amz-meta-sha256 / x-amz-meta-part-size). */
+const META_SHA256 = 'sha256';
+const META_PART_SIZE = 'part-size';
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'InvalidClientTokenId',
+]);
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Key prefix everything goes under (a "folder"); none by default. */
+  prefix?: string;
+  /** Default 'us-east-1'. */
+  region?: string;
+  /** S3-compatible endpoint (MinIO, Wasabi, Backblaze, a local fake); empty means AWS. */
+  endpoint?: string;
+  /** Path-style URLs (https://host/bucket/key), which most S3-compatible stores want. */
+  forcePathStyle?: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** e.g. STANDARD_IA, GLACIER_IR; the bucket's default when absent. */
+  storageClass?: string;
+  /** Retention for every object written (the bucket must have Object Lock enabled). */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Puts a legal hold on every object written. */
+  legalHold?: boolean;
+  /** Bytes per part (default 8 MiB, at least 5 MiB); files up to this size go in one PutObject. */
+  partSize?: number;
+  /** Parts in flight at once (default 2); memory is about partSize × (queueSize + 2). */
+  queueSize?: number;
+  retry?: Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'onRetry'>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+interface SdkError {
+  name?: string;
+  Code?: string;
+  message?: string;
+  $fault?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as SdkError;
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+}
+
+function authError(reason: string): ProviderError {
+  return new ProviderError(
+    `${LABEL} refused the credentials (${reason}): check the access key, secret and permissions in the bucket's config node`,
+    { auth: true, retryable: false, code: 'auth', status: 403 },
+  );
+}
+
+function isAbort(err: unknown): boolean {
+  const name = (err as Error)?.name;
+  return name === 'AbortError';
+}
+
+/**
+ * Maps what the SDK threw to a ProviderError (status, S3's error code, Retry-After). The SDK error
+ * is kept as the cause except for refused credentials, whose error carries the access key id and
+ * the string that was signed. Aborts and plain network errors are left as they are.
+ */
+function classify(err: unknown): unknown {
+  if (err instanceof ProviderError || isAbort(err)) return err;
+  const e = err as SdkError;
+  const status = statusOf(err);
+  if (status === undefined) return err;
+  const code = e.Code ?? e.name ?? `HTTP ${status}`;
+  if (AUTH_CODES.has(code)) return authError(code);
+  // A HEAD answer has no body, so S3's reason is unknown: wrong keys, or no permission.
+  if (status === 403 && (code === 'Forbidden' || code === 'Unknown' || code === 'HTTP 403')) {
+    return authError('403 Forbidden, no reason given');
+  }
+  const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
+  // The SDK names an error without a body (HEAD) after the status, e.g. "NotFound", "Unknown".
+  const text = e.message && e.message !== code && e.message !== 'UnknownError' ? `: ${e.message}` : '';
+  return new ProviderError(`${status} ${code}${text}`, {
+    status,
+    code,
+    retryAfterMs,
+    retryable: code === 'SlowDown' || code === 'RequestTimeout' || undefined,
+    cause: err,
+  });
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof ProviderError ? err.code : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries: the SDK's own retry loop (it resends the part it holds), with our policy
+
+interface Token {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+function retryStrategy(options: S3StorageOptions['retry'] = {}): S3ClientConfig['retryStrategy'] {
+  const attempts = Math.max(1, options.attempts ?? 5);
+  const base = options.baseDelayMs ?? 1000;
+  const max = options.maxDelayMs ?? 120_000;
+  const token = (count: number, delay: number): Token => ({
+    getRetryCount: () => count,
+    getRetryDelay: () => delay,
+  });
+  const strategy = {
+    mode: 'standard',
+    acquireInitialRetryToken: async () => token(0, 0),
+    refreshRetryTokenForRetry: async (previous: Token, info: { error: unknown; errorType?: string }) => {
+      const count = previous.getRetryCount() + 1;
+      const err = classify(info.error);
+      const retryable =
+        err instanceof ProviderError
+          ? err.retryable
+          : isTransientNetworkError(info.error) || info.errorType === 'TRANSIENT';
+      // Throwing ends the loop; the SDK then throws the request's own error.
+      if (!retryable || count >= attempts) throw info.error;
+      const asked = err instanceof ProviderError ? err.retryAfterMs : undefined;
+      const delay = Math.min(max, asked ?? base * 2 ** (count - 1));
+      const providerErr =
+        err instanceof ProviderError
+          ? err
+          : new ProviderError(String((err as Error)?.message ?? err), { retryable: true });
+      options.onRetry?.(providerErr, delay, count);
+      return token(count, delay);
+    },
+    recordSuccess: () => undefined,
+  };
+  return strategy as unknown as S3ClientConfig['retryStrategy'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hashes: what S3 may report back (ETag = MD5, or MD5 of part MD5s "-N"; ChecksumSHA256 whole or
+// composite "-N") can be recomputed from per-part digests, so nothing is read back
+
+interface Digests {
+  bytes: number;
+  sha256: string;
+  md5: string;
+  partSize: number;
+  partMd5: Buffer[];
+  partSha256: Buffer[];
+}
+
+class PartDigests {
+  private readonly md5 = createHash('md5');
+  private partMd5: Hash = createHash('md5');
+  private partSha: Hash = createHash('sha256');
+  private inPart = 0;
+  private readonly md5s: Buffer[] = [];
+  private readonly shas: Buffer[] = [];
+
+  constructor(readonly partSize: number) {}
+
+  update(buf: Buffer): void {
+    this.md5.update(buf);
+    let at = 0;
+    while (at < buf.length) {
+      const take = Math.min(this.partSize - this.inPart, buf.length - at);
+      const piece = buf.subarray(at, at + take);
+      this.partMd5.update(piece);
+      this.partSha.update(piece);
+      this.inPart += take;
+      at += take;
+      if (this.inPart === this.partSize) this.closePart();
+    }
+  }
+
+  private closePart(): void {
+    this.md5s.push(this.partMd5.digest());
+    this.shas.push(this.partSha.digest());
+    this.partMd5 = createHash('md5');
+    this.partSha = createHash('sha256');
+    this.inPart = 0;
+  }
+
+  finish(bytes: number, sha256: string): Digests {
+    if (this.inPart > 0 || this.md5s.length === 0) this.closePart();
+    return {
+      bytes,
+      sha256,
+      md5: this.md5.digest('hex'),
+      partSize: this.partSize,
+      partMd5: this.md5s,
+      partSha256: this.shas,
+    };
+  }
+}
+
+/** Hashes a whole body without sending it (to compare with an object already there). */
+async function digestBody(
+  body: Readable,
+  partSize: number,
+  expectedBytes: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Digests> {
+  const hasher = new HashingStream(expectedBytes);
+  const parts = new PartDigests(partSize);
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      parts.update(chunk);
+      cb();
+    },
+  });
+  await pipeline(body, hasher, sink, signal ? { signal } : {});
+  return parts.finish(hasher.bytes, hasher.sha256);
+}
+
+const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+
+/** "<md5 of the part MD5s>-N", S3's ETag of a multipart object. */
+function multipartEtag(d: Digests): string {
+  return `${createHash('md5').update(Buffer.concat(d.partMd5)).digest('hex')}-${d.partMd5.length}`;
+}
+
+/** "<base64 SHA-256 of the part SHA-256s>-N", S3's composite checksum of a multipart object. */
+function compositeSha256(d: Digests): string {
+  return `${createHash('sha256').update(Buffer.concat(d.partSha256)).digest('base64')}-${d.partSha256.length}`;
+}
+
+type Verdict = 'same' | 'different' | 'unknown';
+
+/** The part size an existing multipart object was written with, when we wrote it. */
+function storedPartSize(head: HeadObjectCommandOutput): number | undefined {
+  const n = Number(head.Metadata?.[META_PART_SIZE]);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Whether an object's HEAD describes the bytes of `d`. Our SHA-256 in the metadata decides when
+ * present; else S3's SHA-256 checksum; else the ETag when it is an MD5 (it is not under SSE-KMS or
+ * SSE-C). 'unknown' when a composite value was built with another part size than `d`'s.
+ */
+function compare(head: HeadObjectCommandOutput, d: Digests): Verdict {
+  if (head.ContentLength !== d.bytes) return 'different';
+  const meta = head.Metadata?.[META_SHA256];
+  if (meta) return meta.toLowerCase() === d.sha256 ? 'same' : 'different';
+  const partsMatch = (storedPartSize(head) ?? d.partSize) === d.partSize;
+  const checksum = head.ChecksumSHA256;
+  if (checksum) {
+    if (!checksum.includes('-')) return checksum === hexToBase64(d.sha256) ? 'same' : 'different';
+    if (!partsMatch) return 'unknown';
+    return checksum === compositeSha256(d) ? 'same' : 'different';
+  }
+  const etag = head.ETag?.replace(/"/g, '');
+  const encrypted = head.ServerSideEncryption === 'aws:kms' || !!head.SSECustomerAlgorithm;
+  if (etag && !encrypted && /^[0-9a-f]{32}(-\d+)?$/i.test(etag)) {
+    if (!etag.includes('-')) return etag.toLowerCase() === d.md5 ? 'same' : 'different';
+    if (!partsMatch) return 'unknown';
+    return etag.toLowerCase() === multipartEtag(d) ? 'same' : 'different';
+  }
+  return 'unknown';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The adapter
+
+export class S3Storage implements StorageAdapter {
+  readonly provider = 's3';
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly partSize: number;
+  readonly queueSize: number;
+  private readonly client: S3Client;
+  private readonly objectLock: S3StorageOptions['objectLock'];
+  private readonly legalHold: boolean;
+  private readonly storageClass: StorageClass | undefined;
+  private closed = false;
+
+  constructor(options: S3StorageOptions) {
+    if (!options?.bucket?.trim()) throw new Error(`${LABEL}: no bucket configured`);
+    if (!options.accessKeyId || !options.secretAccessKey) {
+      throw new Error(`${LABEL}: no access key id or secret access key configured`);
+    }
+    this.bucket = options.bucket.trim();
+    // S3 keys may hold any UTF-8, so nothing is replaced; safeRelativePath already turned
+    // backslashes into '/' and dropped empty, '.' and '..' segments (which S3 would keep literally).
+    this.prefix = options.prefix?.trim() ? safeRelativePath(options.prefix.trim()) + '/' : '';
+    this.partSize = options.partSize ?? DEFAULT_PART;
+    if (!Number.isSafeInteger(this.partSize) || this.partSize < MIN_PART) {
+      throw new Error(`${LABEL}: part size must be at least 5 MiB, got ${options.partSize}`);
+    }
+    this.queueSize = options.queueSize ?? DEFAULT_QUEUE;
+    if (!Number.isSafeInteger(this.queueSize) || this.queueSize < 1) {
+      throw new Error(`${LABEL}: queue size must be at least 1, got ${options.queueSize}`);
+    }
+    if (options.objectLock) {
+      const { mode, days } = options.objectLock;
+      if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') {
+        throw new Error(`${LABEL}: Object Lock mode must be GOVERNANCE or COMPLIANCE`);
+      }
+      if (!Number.isInteger(days) || days <= 0) {
+        throw new Error(`${LABEL}: Object Lock retention must be a whole number of days, got ${days}`);
+      }
+    }
+    this.objectLock = options.objectLock;
+    this.legalHold = !!options.legalHold;
+    this.storageClass = (options.storageClass?.trim() || undefined) as StorageClass | undefined;
+    const attempts = Math.max(1, options.retry?.attempts ?? 5);
+    this.client = new S3Client({
+      region: options.region?.trim() || 'us-east-1',
+      endpoint: options.endpoint?.trim() || undefined,
+      forcePathStyle: !!options.forcePathStyle,
+      credentials: {
+        accessKeyId: options.accessKeyId,
+        secretAccessKey: options.secretAccessKey,
+        sessionToken: options.sessionToken || undefined,
+      },
+      maxAttempts: attempts,
+      retryStrategy: retryStrategy({ ...options.retry, attempts }),
+    });
+  }
+
+  // -- public API ------------------------------------------------------------------------------
+
+  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    let rel = relPath;
+    try {
+      if (this.closed) throw new Error('the adapter is closed');
+      rel = safeRelativePath(relPath);
+      options.signal?.throwIfAborted();
+      return await this.store(rel, body, options);
+    } catch (err) {
+      if (!body.destroyed) body.destroy();
+      throw this.describe(err, `cannot store ${rel}`);
+    }
+  }
+
+  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
+    const rel = safeRelativePath(relPath);
+    try {
+      const head = await this.head(this.keyFor(rel), undefined);
+      return head ? { bytes: head.ContentLength ?? 0 } : undefined;
+    } catch (err) {
+      throw this.describe(err, `cannot look at ${rel}`);
+    }
+  }
+
+  /** HeadBucket, then a tiny object written and deleted under the prefix. */
+  async check(): Promise<void> {
+    try {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      } catch (err) {
+        const e = classify(err);
+        if (e instanceof ProviderError && e.status === 404) {
+          throw new ProviderError(`the bucket ${this.bucket} does not exist`, {
+            status: 404,
+            code: 'NoSuchBucket',
+          });
+        }
+        if (e instanceof ProviderError && e.auth) {
+          throw new ProviderError(
+            `${LABEL} refused access to the bucket ${this.bucket} (wrong access key or secret, or the ` +
+              'bucket policy / IAM permissions do not allow s3:ListBucket): check them in the config node',
+            { status: 403, code: 'auth', auth: true, retryable: false },
+          );
+        }
+        if (e instanceof ProviderError && e.status === 301) {
+          throw new ProviderError(`the bucket ${this.bucket} is in another region than the one configured`, {
+            status: 301,
+            code: 'PermanentRedirect',
+          });
+        }
+        throw e;
+      }
+      // No Object Lock headers: the probe must be deletable. (A bucket with default retention
+      // keeps a locked version of it behind the delete marker; it is a few bytes.)
+      const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', ChecksumAlgorithm: 'SHA256' }),
+      );
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      throw this.describe(err, 'check failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.client.destroy();
+  }
+
+  // -- storing ---------------------------------------------------------------------------------
+
+  private keyFor(rel: string): string {
+    return this.prefix + rel;
+  }
+
+  /** Objects can be neither replaced nor removed for good under Object Lock or a legal hold. */
+  private get immutable(): boolean {
+    return !!this.objectLock || this.legalHold;
+  }
+
+  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+    const key = this.keyFor(rel);
+    const { signal, expectedBytes } = options;
+    const sidecar = options.role === 'sidecar';
+
+    // A sidecar describes its file and is rewritten when the record changes. Under Object Lock or
+    // a legal hold nothing can be replaced (a new version would sit beside the locked one and the
+    // old could not be removed), so there a sidecar is written once, like content, and one already
+    // there is kept: the file it describes cannot have changed either.
+    if (sidecar && !this.immutable) {
+      const sent = await this.upload(key, body, options, false);
+      return this.verify(rel, key, sent, signal);
+    }
+
+    const existing = await this.head(key, signal);
+    if (existing) {
+      const ours = await digestBody(body, storedPartSize(existing) ?? this.partSize, expectedBytes, signal);
+      return this.settle(rel, existing, ours, sidecar);
+    }
+    let sent: Digests;
+    try {
+      sent = await this.upload(key, body, options, true);
+    } catch (err) {
+      // 412: someone wrote the key since the HEAD above (a parallel put of the same item).
+      if (codeOf(classify(err)) !== 'PreconditionFailed') throw err;
+      const now = await this.head(key, signal);
+      if (!now) throw classify(err);
+      const ours = (err as { digests?: Digests }).digests;
+      if (!ours) throw classify(err);
+      return this.settle(rel, now, ours, sidecar);
+    }
+    return this.verify(rel, key, sent, signal);
+  }
+
+  /** An object is already at the key: identical (or a kept sidecar) → alreadyPresent, else conflict. */
+  private settle(rel: string, head: HeadObjectCommandOutput, ours: Digests, sidecar: boolean): PutResult {
+    const verdict = compare(head, ours);
+    if (verdict === 'same' || sidecar) {
+      const storedSha = head.Metadata?.[META_SHA256];
+      return {
+        path: rel,
+        bytes: verdict === 'same' ? ours.bytes : (head.ContentLength ?? 0),
+        sha256: verdict === 'same' ? ours.sha256 : (storedSha ?? ours.sha256),
+        providerHash: head.ChecksumSHA256 ?? head.ETag?.replace(/"/g, ''),
+        alreadyPresent: true,
+      };
+    }
+    if (verdict === 'unknown') {
+      // Written elsewhere (or with another part size) and nothing comparable in its HEAD.
+      throw new ProviderError(
+        `an object is already at ${rel} and its content cannot be compared without reading it back; ` +
+          'it was left as it is',
+        { code: 'conflict', retryable: false },
+      );
+    }
+    throw new ProviderError(
+      `a different file is already at ${rel}; the path template gives two items the same path`,
+      { code: 'conflict', retryable: false },
+    );
+  }
+
+  /**
+   * Sends the body with lib-storage's Upload. The body is read in parts of `partSize` (ChunkReader,
+   * which also hashes); a body of one part goes in one PutObject with its SHA-256 in the metadata,
+   * a longer one as a multipart upload whose parts each carry an x-amz-checksum-sha256 S3 verifies.
+   * Errors carry the digests (`digests`) once the body was read to its end.
+   */
+  private async upload(key: string, body: Readable, options: PutOptions, guarded: boolean): Promise<Digests> {
+    const { signal, expectedBytes } = options;
+    const reader = new ChunkReader(body, this.partSize, expectedBytes);
+    const parts = new PartDigests(this.partSize);
+    let digests: Digests | undefined;
+    let feed: Readable | undefined;
+    const onAbort = () => {
+      const reason = signal?.reason instanceof Error ? signal.reason : abortError();
+      reader.destroy(reason);
+      feed?.destroy(reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const first = (await reader.next())!;
+      parts.update(first);
+      const single = await reader.isLast();
+      const params: PutObjectCommandInput = {
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: options.contentType || 'application/octet-stream',
+        ChecksumAlgorithm: 'SHA256',
+        StorageClass: this.storageClass,
+        ...(guarded ? { IfNoneMatch: '*' } : {}),
+        ...this.lockParams(),
+      };
+      if (single) {
+        digests = parts.finish(reader.bytes, reader.sha256);
+        params.Body = first;
+        params.Metadata = { [META_SHA256]: digests.sha256 };
+      } else {
+        // The SHA-256 of the whole is unknown when the upload starts; the part size lets a later
+        // put recompute the composite checksum / ETag S3 reports for it.
+        params.Metadata = { [META_PART_SIZE]: String(this.partSize) };
+        const chunks = async function* () {
+          yield first;
+          for (let c = await reader.next(); c; c = await reader.next()) {
+            parts.update(c);
+            yield c;
+          }
+          digests = parts.finish(reader.bytes, reader.sha256);
+        };
+        feed = Readable.from(chunks(), { objectMode: false });
+        params.Body = feed;
+      }
+      const upload = new Upload({
+        client: this.clientFor(signal),
+        params,
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+      signal?.throwIfAborted();
+      return digests!;
+    } catch (err) {
+      reader.destroy();
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : abortError();
+      const mapped = classify(err);
+      if (digests && mapped instanceof Error) Object.assign(mapped, { digests });
+      throw mapped;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A client whose requests stop on `signal` (except the clean-up of an aborted upload). */
+  private clientFor(signal: AbortSignal | undefined): S3Client {
+    if (!signal) return this.client;
+    const base = this.client;
+    const wrapped = Object.create(base) as S3Client;
+    const send = (command: { constructor: { name: string } }, opts?: object) =>
+      (base.send as (c: unknown, o?: object) => Promise<unknown>)(
+        command,
+        command.constructor.name === 'AbortMultipartUploadCommand' ? opts : { abortSignal: signal, ...opts },
+      );
+    (wrapped as unknown as { send: typeof send }).send = send;
+    return wrapped;
+  }
+
+  private lockParams(): Partial<PutObjectCommandInput> {
+    const out: Partial<PutObjectCommandInput> = {};
+    if (this.objectLock) {
+      out.ObjectLockMode = this.objectLock.mode;
+      out.ObjectLockRetainUntilDate = new Date(Date.now() + this.objectLock.days * 86_400_000);
+    }
+    if (this.legalHold) out.ObjectLockLegalHoldStatus = 'ON';
+    return out;
+  }
+
+  /** HEAD after the upload: size and checksum (or ETag) must describe what was sent. */
+  private async verify(
+    rel: string,
+    key: string,
+    sent: Digests,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    const head = await this.head(key, signal);
+    const verdict: Verdict = head ? compareStored(head, sent) : 'different';
+    if (verdict === 'different') {
+      // Nothing may look archived. With versioning (always on under Object Lock) this leaves a
+      // delete marker over the bad version, which a locked version cannot avoid.
+      await this.client
+        .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
+        .catch(() => undefined);
+      throw new ProviderError(
+        `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
+          `stored ${head?.ContentLength ?? 'nothing'}${head ? ' bytes' : ''}, ETag ${head?.ETag ?? '?'}, ` +
+          `SHA-256 checksum ${head?.ChecksumSHA256 ?? '?'}); the object was removed`,
+        { code: 'hash_mismatch', retryable: false },
+      );
+    }
+    return {
+      path: rel,
+      bytes: sent.bytes,
+      sha256: sent.sha256,
+      providerHash: head?.ChecksumSHA256 ?? head?.ETag?.replace(/"/g, ''),
+      alreadyPresent: false,
+    };
+  }
+
+  private async head(
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      const e = classify(err);
+      if (e instanceof ProviderError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  private describe(err: unknown, what: string): Error {
+    const mapped = classify(err);
+    const e = mapped as Error;
+    if (isAbort(mapped)) return e;
+    if (mapped instanceof ProviderError) {
+      const message = mapped.message.startsWith(LABEL)
+        ? `${what}: ${mapped.message}`
+        : `${LABEL}: ${what}: ${mapped.message}`;
+      return new ProviderError(message, {
+        status: mapped.status,
+        code: mapped.code,
+        retryAfterMs: mapped.retryAfterMs,
+        retryable: mapped.retryable,
+        auth: mapped.auth,
+        cause: mapped.auth ? undefined : mapped,
+      });
+    }
+    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Our own object just written: every value S3 reports must match. The ETag is compared as well as
+ * the checksum, because some S3-compatible stores keep no checksum. Nothing comparable at all (an
+ * S3-compatible store without checksums, encrypting with KMS) leaves only the size.
+ */
+function compareStored(head: HeadObjectCommandOutput, sent: Digests): Verdict {
+  if (head.ContentLength !== sent.bytes) return 'different';
+  const meta = head.Metadata?.[META_SHA256];
+  if (meta && meta.toLowerCase() !== sent.sha256) return 'different';
+  const withoutMeta = { ...head, Metadata: undefined };
+  const byChecksum = head.ChecksumSHA256 ? compare({ ...withoutMeta, ETag: undefined }, sent) : 'unknown';
+  const byEtag = compare({ ...withoutMeta, ChecksumSHA256: undefined }, sent);
+  return byChecksum === 'different' || byEtag === 'different' ? 'different' : 'same';
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+}

@@ -1,0 +1,48 @@
+declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { setupConnect } from '../shared/connect-editor';
+
+let stopConnect: (() => void) | undefined;
+
+RED.nodes.registerType('rc-box-account', {
+  category: 'config',
+  defaults: {
+    name: { value: '' },
+    authMode: { value: 'oauth' },
+    clientId: { value: '' },
+    subjectType: { value: 'enterprise' },
+    subjectId: { value: '' },
+    rootPath: { value: 'RingCentral Archive' },
+    account: { value: '' },
+    endpoint: { value: '' },
+  },
+  credentials: {
+    clientSecret: { type: 'password' },
+    accessToken: { type: 'password' },
+    refreshToken: { type: 'password' },
+    expiresAt: { type: 'password' },
+    connection: { type: 'password' },
+    jwtConfig: { type: 'password' },
+  },
+  label: function (this: { name?: string; account?: string }) {
+    return this.name || (this.account ? `Box: ${this.account}` : 'Box');
+  },
+  oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
+    const toggle = () => {
+      const mode = $('#node-config-input-authMode').val();
+      $('.rc-box-client').toggle(mode !== 'jwt');
+      $('.rc-box-oauth').toggle(mode === 'oauth');
+      $('.rc-box-ccg').toggle(mode === 'ccg');
+      $('.rc-box-jwt').toggle(mode === 'jwt');
+    };
+    $('#node-config-input-authMode').on('change', toggle);
+    toggle();
+    stopConnect = setupConnect(this, 'rc-box-account', 'box');
+  },
+  oneditsave: function () {
+    stopConnect?.();
+  },
+  oneditcancel: function () {
+    stopConnect?.();
+  },
+});

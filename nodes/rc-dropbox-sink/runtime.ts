@@ -1,0 +1,10 @@
+import type { RED } from '../shared/red';
+import catalog from './locales/en-US/rc-dropbox-sink.json';
+import { registerConfigSink } from '../shared/sink';
+
+export default function register(RED: RED): void {
+  registerConfigSink(RED, 'rc-dropbox-sink', catalog, {
+    configProperty: 'account',
+    noConfigKey: 'noAccount',
+  });
+}

@@ -1,0 +1,45 @@
+declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { setupConnect } from '../shared/connect-editor';
+
+let stopConnect: (() => void) | undefined;
+
+RED.nodes.registerType('rc-gdrive-account', {
+  category: 'config',
+  defaults: {
+    name: { value: '' },
+    authMode: { value: 'oauth' },
+    clientId: { value: '' },
+    driveId: { value: '' },
+    rootPath: { value: 'RingCentral Archive' },
+    account: { value: '' },
+    endpoint: { value: '' },
+  },
+  credentials: {
+    clientSecret: { type: 'password' },
+    accessToken: { type: 'password' },
+    refreshToken: { type: 'password' },
+    expiresAt: { type: 'password' },
+    connection: { type: 'password' },
+    serviceAccountKey: { type: 'password' },
+  },
+  label: function (this: { name?: string; account?: string; authMode?: string }) {
+    return this.name || (this.account ? `Google Drive: ${this.account}` : 'Google Drive');
+  },
+  oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
+    const toggle = () => {
+      const oauth = $('#node-config-input-authMode').val() !== 'serviceAccount';
+      $('.rc-gdrive-oauth').toggle(oauth);
+      $('.rc-gdrive-sa').toggle(!oauth);
+    };
+    $('#node-config-input-authMode').on('change', toggle);
+    toggle();
+    stopConnect = setupConnect(this, 'rc-gdrive-account', 'gdrive');
+  },
+  oneditsave: function () {
+    stopConnect?.();
+  },
+  oneditcancel: function () {
+    stopConnect?.();
+  },
+});

@@ -1,0 +1,61 @@
+import { S3Storage } from '../../lib/storage/s3';
+import { provideStorage } from '../shared/account';
+import { translator } from '../shared/i18n';
+import type { Node, NodeDef, RED } from '../shared/red';
+import catalog from './locales/en-US/rc-s3-bucket.json';
+
+interface S3BucketDef extends NodeDef {
+  bucket?: string;
+  prefix?: string;
+  region?: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  storageClass?: string;
+  objectLockMode?: '' | 'GOVERNANCE' | 'COMPLIANCE';
+  objectLockDays?: string | number;
+  legalHold?: boolean;
+}
+
+interface S3Credentials {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  [key: string]: string | undefined;
+}
+
+export default function register(RED: RED): void {
+  const t = translator(RED, catalog);
+  function S3Bucket(this: Node<S3Credentials>, def: S3BucketDef) {
+    RED.nodes.createNode(this, def);
+    provideStorage(RED, this, () => {
+      const bucket = def.bucket?.trim();
+      if (!bucket) throw new Error(t('rc-s3-bucket.errors.noBucket'));
+      const { accessKeyId, secretAccessKey, sessionToken } = this.credentials;
+      if (!accessKeyId || !secretAccessKey) throw new Error(t('rc-s3-bucket.errors.noKeys'));
+      const days = Number(def.objectLockDays);
+      if (def.objectLockMode && !(Number.isInteger(days) && days > 0)) {
+        throw new Error(t('rc-s3-bucket.errors.lockDays'));
+      }
+      return new S3Storage({
+        bucket,
+        prefix: def.prefix?.trim() || undefined,
+        region: def.region?.trim() || 'us-east-1',
+        endpoint: def.endpoint?.trim() || undefined,
+        forcePathStyle: !!def.forcePathStyle,
+        accessKeyId,
+        secretAccessKey,
+        sessionToken: sessionToken || undefined,
+        storageClass: def.storageClass?.trim() || undefined,
+        objectLock: def.objectLockMode ? { mode: def.objectLockMode, days } : undefined,
+        legalHold: !!def.legalHold,
+      });
+    });
+  }
+  RED.nodes.registerType('rc-s3-bucket', S3Bucket, {
+    credentials: {
+      accessKeyId: { type: 'text' },
+      secretAccessKey: { type: 'password' },
+      sessionToken: { type: 'password' },
+    },
+  });
+}

@@ -1,0 +1,317 @@
+// Every cloud sink in a flow, as a user wires it: a call-log source over the RingCentral simulator,
+// the provider's sink and account config, with the provider's fake on 127.0.0.1. The adapters'
+// own tests cover chunking, conflicts and hashes in depth; here the point is what the user sees:
+// files with the right bytes, ledger rows with the right status, and a revoked account that
+// fails items clearly and leaves them retryable.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { startFakeBox } from '../fakes/box';
+import { startFakeDropbox } from '../fakes/dropbox';
+import { startFakeDrive, type FakeDrive } from '../fakes/gdrive';
+import { startS3 } from '../fakes/s3';
+import { parseMail, startSmtp } from '../fakes/smtp';
+import { startSimulator, type Simulator } from '../sim/index';
+import { readLedger, until } from '../support/e2e';
+import { createHelper } from '../support/helper';
+import { builtNode } from '../support/node-red';
+
+const { helper, userDir } = createHelper();
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** One provider as the test drives it. */
+interface Provider {
+  sinkType: string;
+  accountType: string;
+  /** The account config node (id 'acct') and its credentials. */
+  account(): { def: Record<string, unknown>; credentials: Record<string, string> };
+  /** Archived files: path relative to the sink's root → bytes. */
+  files(): Map<string, Buffer>;
+  /** The account's tokens stop working. */
+  revoke(): void;
+  /** The user connects again: new credentials for the account node. */
+  reconnect(): Record<string, string>;
+  sidecars: boolean;
+  /** What a refused-credentials error says. */
+  authError: RegExp;
+  close(): Promise<void>;
+  /** Reads the stored files again where `files()` is a snapshot (S3). */
+  refresh?(): Promise<void>;
+}
+
+async function driveProvider(): Promise<Provider> {
+  const fake: FakeDrive = await startFakeDrive();
+  const creds = () => ({ clientSecret: fake.clientSecret, refreshToken: fake.issueRefreshToken() });
+  let credentials = creds();
+  return {
+    sinkType: 'rc-gdrive-sink',
+    accountType: 'rc-gdrive-account',
+    account: () => ({
+      def: { authMode: 'oauth', clientId: fake.clientId, rootPath: 'Archive', endpoint: fake.url },
+      credentials,
+    }),
+    files: () =>
+      new Map(
+        fake
+          .files()
+          .filter((f) => f.path.startsWith('Archive/'))
+          .map((f) => [f.path.slice('Archive/'.length), f.data]),
+      ),
+    revoke: () => fake.revokeTokens(),
+    reconnect: () => (credentials = creds()),
+    sidecars: true,
+    authError: /Google Drive refused the credentials.*reconnect/,
+    close: () => fake.close(),
+  };
+}
+
+/** Files under `prefix`, keyed by the path below it. */
+function below(files: Array<{ path: string; data: Buffer }>, prefix: string): Map<string, Buffer> {
+  return new Map(
+    files.filter((f) => f.path.startsWith(prefix)).map((f) => [f.path.slice(prefix.length), f.data]),
+  );
+}
+
+async function dropboxProvider(): Promise<Provider> {
+  const fake = await startFakeDropbox();
+  let credentials = { refreshToken: fake.issueRefreshToken() };
+  return {
+    sinkType: 'rc-dropbox-sink',
+    accountType: 'rc-dropbox-account',
+    account: () => ({ def: { clientId: fake.appKey, root: '/Archive', endpoint: fake.url }, credentials }),
+    files: () => below(fake.files(), '/Archive/'),
+    revoke: () => fake.revokeTokens(),
+    reconnect: () => (credentials = { refreshToken: fake.issueRefreshToken() }),
+    sidecars: true,
+    authError: /Dropbox refused the credentials.*reconnect/,
+    close: () => fake.close(),
+  };
+}
+
+async function boxProvider(): Promise<Provider> {
+  const fake = await startFakeBox();
+  const creds = () => ({ clientSecret: fake.clientSecret, refreshToken: fake.issueRefreshToken() });
+  let credentials = creds();
+  return {
+    sinkType: 'rc-box-sink',
+    accountType: 'rc-box-account',
+    account: () => ({
+      def: { authMode: 'oauth', clientId: fake.clientId, rootPath: 'Archive', endpoint: fake.url },
+      credentials,
+    }),
+    files: () => below(fake.files(), 'Archive/'),
+    revoke: () => fake.revokeTokens(),
+    reconnect: () => (credentials = creds()),
+    sidecars: true,
+    authError: /Box refused the credentials.*reconnect/,
+    close: () => fake.close(),
+  };
+}
+
+async function s3Provider(): Promise<Provider> {
+  const fake = await startS3();
+  const credentials = { accessKeyId: fake.accessKeyId, secretAccessKey: fake.secretAccessKey };
+  const client = new S3Client({
+    endpoint: fake.directUrl,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+  });
+  let snapshot = new Map<string, Buffer>();
+  return {
+    sinkType: 'rc-s3-sink',
+    accountType: 'rc-s3-bucket',
+    account: () => ({
+      def: { bucket: fake.bucket, prefix: 'Archive/', endpoint: fake.url, forcePathStyle: true },
+      credentials,
+    }),
+    // Read through s3rver directly (the test's own reads stay out of the proxy's log and faults).
+    files: () => snapshot,
+    revoke: () => fake.refuseCredentials('InvalidAccessKeyId'),
+    reconnect: () => {
+      fake.refuseCredentials(undefined);
+      return credentials;
+    },
+    sidecars: true,
+    authError: /S3 refused the credentials/,
+    close: async () => {
+      client.destroy();
+      await fake.close();
+    },
+    async refresh() {
+      const next = new Map<string, Buffer>();
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: fake.bucket, Prefix: 'Archive/' }));
+      for (const o of listed.Contents ?? []) {
+        const got = await client.send(new GetObjectCommand({ Bucket: fake.bucket, Key: o.Key! }));
+        next.set(o.Key!.slice('Archive/'.length), Buffer.from(await got.Body!.transformToByteArray()));
+      }
+      snapshot = next;
+    },
+  };
+}
+
+async function smarshProvider(): Promise<Provider> {
+  const fake = await startSmtp();
+  let snapshot = new Map<string, Buffer>();
+  let credentials = { password: fake.requireAuth.pass };
+  return {
+    sinkType: 'rc-smarsh-sink',
+    accountType: 'rc-smarsh-account',
+    account: () => ({
+      def: {
+        host: '127.0.0.1',
+        port: fake.port,
+        security: 'none',
+        user: fake.requireAuth.user,
+        from: 'archiver@example.com',
+        to: 'journal@smarsh.example',
+      },
+      credentials,
+    }),
+    files: () => snapshot,
+    // The relay's password is changed: the one in the config no longer logs in.
+    revoke: () => {
+      fake.requireAuth.pass = 'changed-by-the-admin';
+    },
+    // The user types the new password into the journal config.
+    reconnect: () => (credentials = { password: fake.requireAuth.pass }),
+    sidecars: false,
+    authError: /Smarsh refused the credentials/,
+    close: () => fake.close(),
+    // One e-mail per item: the archive path is in its body, the file is its attachment.
+    async refresh() {
+      const next = new Map<string, Buffer>();
+      for (const raw of fake.messages) {
+        const mail = await parseMail(raw);
+        const path = /Archive path: (.+)/.exec(mail.text ?? '')?.[1]?.trim();
+        assert.ok(path && mail.attachments.length === 1, 'one attachment and its path per e-mail');
+        assert.ok(!next.has(path), `one e-mail per item (${path})`);
+        next.set(path, mail.attachments[0].content);
+      }
+      snapshot = next;
+    },
+  };
+}
+
+const providers: Array<[string, () => Promise<Provider>]> = [
+  ['Dropbox', dropboxProvider],
+  ['Box', boxProvider],
+  ['Google Drive', driveProvider],
+  ['S3', s3Provider],
+  ['Smarsh', smarshProvider],
+];
+
+describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
+  let sim: Simulator;
+  before(async () => {
+    await helper.startServer();
+    sim = await startSimulator({ seed: 11, days: 1, callsPerDay: 4, recordingFraction: 1, rateWindowSec: 3 });
+  });
+  after(async () => {
+    await sim.close();
+    await helper.stopServer();
+    rmSync(userDir, { recursive: true, force: true });
+  });
+
+  let run = 0;
+  for (const [label, start] of providers) {
+    it(`${label}: every record and recording arrives with its bytes; a revoked account fails items clearly, and they archive after reconnecting`, async () => {
+      const p = await start();
+      const ledgerFile = join(userDir, `ledger-cloud-${++run}.sqlite`);
+      process.env.RC_ARCHIVER_LEDGER = ledgerFile;
+      process.env.RC_ARCHIVER_TOKENS = join(userDir, `tokens-${run}.json`);
+      const nodes = ['rc-config', 'rc-call-log-source', p.accountType, p.sinkType].map(builtNode);
+      const flow = (account: ReturnType<Provider['account']>) => [
+        { id: 'rc', type: 'rc-config', server: 'custom', serverUrl: sim.platformUrl },
+        {
+          id: 'src',
+          type: 'rc-call-log-source',
+          rc: 'rc',
+          scope: 'account',
+          archive: 'both',
+          initialDays: 2,
+          wires: [['sink']],
+        },
+        { id: 'acct', type: p.accountType, ...account.def },
+        { id: 'sink', type: p.sinkType, account: 'acct', wires: [['ok'], ['bad']] },
+        { id: 'ok', type: 'helper' },
+        { id: 'bad', type: 'helper' },
+      ];
+      try {
+        // Revoked before the first run: every item fails, with a reason that says what to do.
+        p.revoke();
+        let account = p.account();
+        await helper.load(nodes, flow(account), { rc: { ...sim.credentials }, acct: account.credentials });
+        const failed: Array<{ payload: unknown; error: { message: string } }> = [];
+        helper.getNode('bad').on('input', (m: never) => failed.push(m));
+        helper.getNode('src').receive({ payload: 1 });
+        // Settled: every item the source found is Failed (the simulator adds calls as time passes,
+        // so the expectation is what this run found, checked against the simulator below).
+        await until(
+          () => {
+            const c = readLedger(ledgerFile, (l) => l.counts());
+            return !!c && failed.length > 0 && c.Pending === 0 && c.Failed === failed.length;
+          },
+          60_000,
+          'every item to fail',
+        );
+        const expectedItems = failed.length;
+        assert.match(failed[0].error.message, p.authError);
+        assert.doesNotMatch(failed[0].error.message, /Bearer|access_token|refresh_token=/);
+        const counts = readLedger(ledgerFile, (l) => l.counts());
+        assert.equal(counts?.Failed, expectedItems, 'the ledger says Failed, so they can be retried');
+        await p.refresh?.();
+        assert.equal(p.files().size, 0, 'nothing stored');
+        await helper.unload();
+
+        // The user connects again and deploys; the failed items are sent again (as a retry does).
+        account = { ...p.account(), credentials: p.reconnect() };
+        await helper.load(nodes, flow(account), { rc: { ...sim.credentials }, acct: account.credentials });
+        // By path: the source also resends what it finds Pending at start, and the sink answers
+        // both sends of an item with the one transfer.
+        const receipts = new Map<string, { path: string; sha256: string; bytes: number }>();
+        helper.getNode('ok').on('input', (m: never) => {
+          const { receipt } = m as { receipt: { path: string; sha256: string; bytes: number } };
+          receipts.set(receipt.path, receipt);
+        });
+        for (const msg of failed) helper.getNode('sink').receive({ payload: msg.payload });
+        await until(
+          () =>
+            receipts.size >= expectedItems &&
+            readLedger(ledgerFile, (l) => l.counts())?.Archived === expectedItems,
+          60_000,
+          'every item to archive',
+        );
+
+        await p.refresh?.();
+        const files = p.files();
+        const recordingIds = failed
+          .map((m) => m.payload as { key: string })
+          .filter((i) => i.key.startsWith('CallRecording:'))
+          .map((i) => i.key.slice('CallRecording:'.length));
+        assert.ok(recordingIds.length > 0, 'the run found recordings');
+        const wanted = new Set(recordingIds.map((id) => sim.expectedContent(id).sha256));
+        const stored = new Set(
+          [...receipts.values()].map((r) => sha256(files.get(r.path) ?? Buffer.alloc(0))),
+        );
+        for (const hash of wanted) assert.ok(stored.has(hash), 'each recording is stored with its bytes');
+        for (const r of receipts.values())
+          assert.equal(sha256(files.get(r.path)!), r.sha256, `${r.path} matches its receipt`);
+        assert.equal(
+          files.size,
+          expectedItems * (p.sidecars ? 2 : 1),
+          'one file per item (and its sidecar), no copies',
+        );
+        const after = readLedger(ledgerFile, (l) => l.counts());
+        assert.equal(after?.Archived, expectedItems);
+        assert.equal(after?.Failed ?? 0, 0);
+      } finally {
+        await helper.unload();
+        await p.close();
+      }
+    });
+  }
+});
