@@ -31,7 +31,15 @@ interface Shared {
   store: TokenStore;
   providers: Set<string>;
 }
-const perRuntime = new WeakMap<object, Shared>();
+/**
+ * One Connect state per Node-RED runtime, whichever node bundle registers first: every node type
+ * is its own bundle with its own copy of this module and its own RED object, but they share the
+ * admin app, and a callback must find the state that another bundle's route issued.
+ */
+const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('rc-archiver.oauth')] ??= new WeakMap<
+  object,
+  Shared
+>()) as WeakMap<object, Shared>;
 
 /** Node-RED's credential secret, so refreshed tokens are as protected as flows_cred.json. */
 function credentialSecret(RED: RED): string | undefined {
@@ -57,12 +65,12 @@ export function tokenStorePath(RED: RED): string {
 }
 
 function shared(RED: RED): Shared {
-  let s = perRuntime.get(RED.nodes);
+  let s = registry.get(RED.httpAdmin);
   if (s) return s;
   const store = new TokenStore(tokenStorePath(RED), credentialSecret(RED));
   const flows = new ConnectFlows((c) => storeConnection(RED, store, c));
   s = { flows, store, providers: new Set() };
-  perRuntime.set(RED.nodes, s);
+  registry.set(RED.httpAdmin, s);
   registerCallback(RED, s);
   return s;
 }

@@ -42,6 +42,8 @@ export interface FakeBox {
   deferNextCommits(n: number): void;
   /** Every access and refresh token stops working. */
   revokeTokens(): void;
+  /** Access tokens stop working (as when they expire); refresh tokens still do, once each. */
+  expireAccessTokens(): void;
   /** A valid refresh token, as if the user had connected the app. */
   issueRefreshToken(): string;
   /** True while the refresh token still works (Box's are single use). */
@@ -539,6 +541,9 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
     revokeTokens() {
       accessTokens.clear();
       refreshTokens.clear();
+    },
+    expireAccessTokens() {
+      accessTokens.clear();
     },
     issueRefreshToken() {
       const rt = token('rt-');
