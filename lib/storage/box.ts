@@ -12,6 +12,7 @@ import { BoxApiError, BoxSdkError } from 'box-node-sdk/lib/box/errors';
 import type { AccessToken } from 'box-node-sdk/lib/schemas/accessToken';
 import type { UploadPart } from 'box-node-sdk/lib/schemas/uploadPart';
 import type { FileFull } from 'box-node-sdk/lib/schemas/fileFull';
+import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
 import { ChunkReader } from './chunks';
 import { safeRelativePath } from './paths';
@@ -42,7 +43,6 @@ const AUTHORIZE_URL = 'https://account.box.com/api/oauth2/authorize';
 const DEFAULT_THRESHOLD = 20 * 1024 * 1024;
 /** How often the SDK may re-ask a commit that answered 202 (still processing parts) before we do. */
 const COMMIT_POLLS = 10;
-const EARLY_MS = 60_000;
 
 export type BoxAuth =
   | { kind: 'ccg'; clientId: string; clientSecret: string; enterpriseId?: string; userId?: string }
@@ -254,10 +254,10 @@ async function postToken(
   return body;
 }
 
-function tokensFrom(body: TokenResponse, previousRefresh?: string): OAuthTokens {
+function tokensFrom(body: TokenResponse): OAuthTokens {
   return {
     accessToken: body.access_token!,
-    refreshToken: body.refresh_token ?? previousRefresh,
+    refreshToken: body.refresh_token,
     expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
   };
 }
@@ -267,29 +267,41 @@ function tokensFrom(body: TokenResponse, previousRefresh?: string): OAuthTokens 
  * set is handed to keeper.save() before its access token is used.
  */
 class KeeperAuth implements Authentication {
-  private refreshing: Promise<AccessToken> | undefined;
+  private readonly tokens: KeeperTokens;
 
-  constructor(
-    private readonly keeper: TokenKeeper,
-    private readonly tokenUrl: string,
-  ) {}
-
-  async retrieveToken(): Promise<AccessToken> {
-    const cur = this.keeper.current();
-    if (!cur?.accessToken && !cur?.refreshToken)
-      throw authError('no tokens: the account was never connected');
-    const fresh = cur.accessToken && (cur.expiresAt === undefined || cur.expiresAt - EARLY_MS > Date.now());
-    if (fresh) return { accessToken: cur.accessToken };
-    return this.refreshToken();
+  constructor(keeper: TokenKeeper, tokenUrl: string) {
+    const { clientId, clientSecret } = keeper.client;
+    this.tokens = new KeeperTokens(
+      keeper,
+      (refreshToken, signal) =>
+        withRetry(
+          () =>
+            postToken(
+              tokenUrl,
+              {
+                grant_type: 'refresh_token',
+                refresh_token: refreshToken,
+                client_id: clientId,
+                client_secret: clientSecret ?? '',
+              },
+              signal,
+            ),
+          { attempts: 3, baseDelayMs: 500, signal },
+        ),
+      authError,
+    );
   }
 
-  refreshToken(): Promise<AccessToken> {
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+  async retrieveToken(): Promise<AccessToken> {
+    return { accessToken: await this.tokens.get() };
+  }
+
+  async refreshToken(): Promise<AccessToken> {
+    return { accessToken: await this.tokens.refresh() };
   }
 
   async retrieveAuthorizationHeader(): Promise<string> {
-    return `Bearer ${(await this.retrieveToken()).accessToken}`;
+    return `Bearer ${await this.tokens.get()}`;
   }
 
   revokeToken(): Promise<undefined> {
@@ -298,26 +310,6 @@ class KeeperAuth implements Authentication {
 
   downscopeToken(): Promise<AccessToken> {
     return Promise.reject(new Error(`${LABEL}: downscoping is not supported here`));
-  }
-
-  private async refresh(): Promise<AccessToken> {
-    const cur = this.keeper.current();
-    if (!cur?.refreshToken) throw authError('the access token expired and there is no refresh token');
-    const { clientId, clientSecret } = this.keeper.client;
-    const body = await withRetry(
-      () =>
-        postToken(this.tokenUrl, {
-          grant_type: 'refresh_token',
-          refresh_token: cur.refreshToken!,
-          client_id: clientId,
-          client_secret: clientSecret ?? '',
-        }),
-      { attempts: 3, baseDelayMs: 500 },
-    );
-    const next = tokensFrom(body, cur.refreshToken);
-    // Saved before use: the old refresh token is already spent.
-    this.keeper.save(next);
-    return { accessToken: next.accessToken };
   }
 }
 

@@ -2,7 +2,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Dropbox, type files } from 'dropbox';
-import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
+import { KeeperTokens } from '../oauth/refresh';
+import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { safeRelativePath } from './paths';
@@ -255,55 +256,23 @@ async function postToken(
   return body;
 }
 
-const EARLY_MS = 60_000;
-
 /** Tokens from the keeper, refreshed by our own POST so every new set is saved before use. */
-class KeeperTokens {
-  private refreshing: Promise<string> | undefined;
-  constructor(
-    private readonly keeper: TokenKeeper,
-    private readonly tokenUrl: string,
-  ) {}
-
-  /** A usable access token; `stale` is one Dropbox just refused, so a new one is needed. */
-  async get(signal: AbortSignal | undefined, stale?: string): Promise<string> {
-    const cur = this.keeper.current();
-    if (!cur?.accessToken && !cur?.refreshToken)
-      throw authError('no tokens: the account was never connected');
-    const fresh =
-      cur.accessToken &&
-      cur.accessToken !== stale &&
-      (cur.expiresAt === undefined || cur.expiresAt - EARLY_MS > Date.now());
-    if (fresh) return cur.accessToken;
-    this.refreshing ??= this.refresh(cur, signal).finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
-  private async refresh(cur: OAuthTokens, signal: AbortSignal | undefined): Promise<string> {
-    if (!cur.refreshToken) throw authError('the access token expired and there is no refresh token');
-    const body = await withRetry(
-      () =>
-        postToken(
-          this.tokenUrl,
-          {
-            grant_type: 'refresh_token',
-            refresh_token: cur.refreshToken!,
+function keeperTokens(keeper: TokenKeeper, tokenUrl: string): KeeperTokens {
+  return new KeeperTokens(
+    keeper,
+    (refreshToken, signal) =>
+      withRetry(
+        () =>
+          postToken(
+            tokenUrl,
             // A PKCE app: the app key identifies it, there is no secret.
-            client_id: this.keeper.client.clientId,
-          },
-          signal,
-        ),
-      { attempts: 3, baseDelayMs: 500, signal },
-    );
-    const next: OAuthTokens = {
-      accessToken: body.access_token!,
-      // Dropbox keeps the refresh token; it sends none on a refresh.
-      refreshToken: body.refresh_token ?? cur.refreshToken,
-      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
-    };
-    this.keeper.save(next);
-    return next.accessToken;
-  }
+            { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: keeper.client.clientId },
+            signal,
+          ),
+        { attempts: 3, baseDelayMs: 500, signal },
+      ),
+    authError,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +315,7 @@ export class DropboxStorage implements StorageAdapter {
     if (!options?.keeper) throw new Error(`${LABEL}: no account configured`);
     if (!options.keeper.client?.clientId) throw new Error(`${LABEL}: no app key configured`);
     this.hosts = hostsFor(options.endpoint || options.keeper.client.endpoint);
-    this.tokens = new KeeperTokens(options.keeper, this.hosts.tokenUrl);
+    this.tokens = keeperTokens(options.keeper, this.hosts.tokenUrl);
     this.root = rootSegments(options.root);
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize > MAX_REQUEST) {

@@ -2,7 +2,8 @@ import { createHash, createSign } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drive as driveApi, type drive_v3 } from '@googleapis/drive';
-import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
+import { KeeperTokens } from '../oauth/refresh';
+import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { safeRelativePath } from './paths';
@@ -181,52 +182,27 @@ interface TokenSource {
 const EARLY_MS = 60_000;
 
 /** OAuth tokens from the keeper, refreshed by our own POST so every new set is saved first. */
-class KeeperTokens implements TokenSource {
-  private refreshing: Promise<string> | undefined;
-  constructor(
-    private readonly keeper: TokenKeeper,
-    private readonly tokenUrl: string,
-  ) {}
-
-  async get(signal: AbortSignal | undefined, stale?: string): Promise<string> {
-    const cur = this.keeper.current();
-    if (!cur?.accessToken && !cur?.refreshToken)
-      throw authError('no tokens: the account was never connected');
-    const fresh =
-      cur.accessToken &&
-      cur.accessToken !== stale &&
-      (cur.expiresAt === undefined || cur.expiresAt - EARLY_MS > Date.now());
-    if (fresh) return cur.accessToken;
-    this.refreshing ??= this.refresh(cur, signal).finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
-  private async refresh(cur: OAuthTokens, signal: AbortSignal | undefined): Promise<string> {
-    if (!cur.refreshToken) throw authError('the access token expired and there is no refresh token');
-    const { clientId, clientSecret } = this.keeper.client;
-    const body = await withRetry(
-      () =>
-        postToken(
-          this.tokenUrl,
-          {
-            grant_type: 'refresh_token',
-            refresh_token: cur.refreshToken!,
-            client_id: clientId,
-            ...(clientSecret ? { client_secret: clientSecret } : {}),
-          },
-          signal,
-        ),
-      { attempts: 3, baseDelayMs: 500, signal, classify },
-    );
-    const next: OAuthTokens = {
-      accessToken: body.access_token!,
-      // Google keeps the refresh token unless it sends a new one.
-      refreshToken: body.refresh_token ?? cur.refreshToken,
-      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
-    };
-    this.keeper.save(next);
-    return next.accessToken;
-  }
+function keeperTokens(keeper: TokenKeeper, tokenUrl: string): TokenSource {
+  const { clientId, clientSecret } = keeper.client;
+  return new KeeperTokens(
+    keeper,
+    (refreshToken, signal) =>
+      withRetry(
+        () =>
+          postToken(
+            tokenUrl,
+            {
+              grant_type: 'refresh_token',
+              refresh_token: refreshToken,
+              client_id: clientId,
+              ...(clientSecret ? { client_secret: clientSecret } : {}),
+            },
+            signal,
+          ),
+        { attempts: 3, baseDelayMs: 500, signal, classify },
+      ),
+    authError,
+  );
 }
 
 interface ServiceAccountKey {
@@ -378,7 +354,7 @@ export class DriveStorage implements StorageAdapter {
     this.hosts = hostsFor(endpoint);
     if (options.auth.kind === 'oauth') {
       if (!options.auth.keeper?.client?.clientId) throw new Error(`${LABEL}: no OAuth client id configured`);
-      this.tokens = new KeeperTokens(options.auth.keeper, this.hosts.tokenUrl);
+      this.tokens = keeperTokens(options.auth.keeper, this.hosts.tokenUrl);
     } else {
       this.tokens = new ServiceAccountTokens(options.auth.key, this.hosts.tokenUrl);
     }
