@@ -1,8 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { setupConnect } from '../shared/connect-editor';
-
-let stopConnect: (() => void) | undefined;
+import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-box-account', {
   category: 'config',
@@ -17,11 +15,7 @@ RED.nodes.registerType('rc-box-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    clientSecret: { type: 'password' },
-    accessToken: { type: 'password' },
-    refreshToken: { type: 'password' },
-    expiresAt: { type: 'password' },
-    connection: { type: 'password' },
+    ...oauthCredentialDefs,
     jwtConfig: { type: 'password' },
   },
   label: function (this: { name?: string; account?: string }) {
@@ -37,12 +31,6 @@ RED.nodes.registerType('rc-box-account', {
     };
     $('#node-config-input-authMode').on('change', toggle);
     toggle();
-    stopConnect = setupConnect(this, 'rc-box-account', 'box');
-  },
-  oneditsave: function () {
-    stopConnect?.();
-  },
-  oneditcancel: function () {
-    stopConnect?.();
+    setupConnect(this, 'rc-box-account', 'box');
   },
 });

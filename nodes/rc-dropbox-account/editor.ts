@@ -1,7 +1,5 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { setupConnect } from '../shared/connect-editor';
-
-let stopConnect: (() => void) | undefined;
+import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-dropbox-account', {
   category: 'config',
@@ -13,22 +11,12 @@ RED.nodes.registerType('rc-dropbox-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    clientSecret: { type: 'password' },
-    accessToken: { type: 'password' },
-    refreshToken: { type: 'password' },
-    expiresAt: { type: 'password' },
-    connection: { type: 'password' },
+    ...oauthCredentialDefs,
   },
   label: function (this: { name?: string; account?: string }) {
     return this.name || (this.account ? `Dropbox: ${this.account}` : 'Dropbox');
   },
   oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
-    stopConnect = setupConnect(this, 'rc-dropbox-account', 'dropbox');
-  },
-  oneditsave: function () {
-    stopConnect?.();
-  },
-  oneditcancel: function () {
-    stopConnect?.();
+    setupConnect(this, 'rc-dropbox-account', 'dropbox');
   },
 });

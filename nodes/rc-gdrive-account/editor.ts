@@ -1,8 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { setupConnect } from '../shared/connect-editor';
-
-let stopConnect: (() => void) | undefined;
+import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-gdrive-account', {
   category: 'config',
@@ -16,11 +14,7 @@ RED.nodes.registerType('rc-gdrive-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    clientSecret: { type: 'password' },
-    accessToken: { type: 'password' },
-    refreshToken: { type: 'password' },
-    expiresAt: { type: 'password' },
-    connection: { type: 'password' },
+    ...oauthCredentialDefs,
     serviceAccountKey: { type: 'password' },
   },
   label: function (this: { name?: string; account?: string; authMode?: string }) {
@@ -34,12 +28,6 @@ RED.nodes.registerType('rc-gdrive-account', {
     };
     $('#node-config-input-authMode').on('change', toggle);
     toggle();
-    stopConnect = setupConnect(this, 'rc-gdrive-account', 'gdrive');
-  },
-  oneditsave: function () {
-    stopConnect?.();
-  },
-  oneditcancel: function () {
-    stopConnect?.();
+    setupConnect(this, 'rc-gdrive-account', 'gdrive');
   },
 });

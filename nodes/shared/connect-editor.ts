@@ -1,6 +1,8 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+export { oauthCredentialFields as oauthCredentialDefs } from './oauth-fields';
+
 /** The admin route the provider sends the browser back to (lib/oauth/connect.ts CALLBACK_PATH). */
 function redirectUri(): string {
   return new URL('rc-archiver/oauth/callback', window.location.origin + window.location.pathname).href;
@@ -10,13 +12,13 @@ function redirectUri(): string {
  * Wires the Connect button of an account config dialog (shared/connect-fields.html): asks the
  * runtime to start the provider's OAuth flow, opens the provider's page in a popup, and polls until
  * the runtime has the tokens; then shows the connected account, which is saved with the node.
- * Returns a function that stops polling.
+ * Polling stops by itself when the dialog is closed.
  */
 export function setupConnect(
   node: { id: string; endpoint?: string; account?: string },
   type: string,
   provider: string,
-): () => void {
+): void {
   const status = $('#node-config-connect-status');
   const show = (key: string, values?: Record<string, string>) =>
     status.text(RED._(`${type}.connect.${key}`, values));
@@ -45,6 +47,10 @@ export function setupConnect(
         show('waiting');
         const started = Date.now();
         poll = setInterval(() => {
+          if (!$('#node-config-connect').length) {
+            clearInterval(poll);
+            return;
+          }
           if (Date.now() - started > 10 * 60_000) {
             clearInterval(poll);
             show('failed', { error: 'timed out' });
@@ -71,8 +77,4 @@ export function setupConnect(
         show('failed', { error: xhr.responseJSON?.error ?? xhr.statusText ?? '' }),
       );
   });
-  // For oneditsave/oneditcancel: a dialog closed while waiting stops asking.
-  return () => {
-    if (poll) clearInterval(poll);
-  };
 }

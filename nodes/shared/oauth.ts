@@ -18,13 +18,7 @@ export interface OAuthCredentials {
   [key: string]: string | undefined;
 }
 
-export const oauthCredentialFields = {
-  clientSecret: { type: 'password' },
-  accessToken: { type: 'password' },
-  refreshToken: { type: 'password' },
-  expiresAt: { type: 'password' },
-  connection: { type: 'password' },
-} as const;
+export { oauthCredentialFields } from './oauth-fields';
 
 interface Shared {
   flows: ConnectFlows;
