@@ -2,7 +2,7 @@
 // directory, loaded by a real Node-RED with every node type registered and no load error.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -79,5 +79,15 @@ describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, (
       flow.some((n) => n.type === 'rc-call-log-source'),
       'the example flow has the source',
     );
+    // Every example imports into a palette that has all its node types.
+    const known = new Set([...types, 'tab', 'inject', 'debug', 'catch', 'function', 'comment']);
+    for (const file of readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.json'))) {
+      const name = file.replace(/\.json$/, '');
+      const res: Response = await fetch(`${red.url}/library/examples/flows/${pkg.name}/${name}`);
+      assert.equal(res.status, 200, `${name} is offered under Import > Examples`);
+      for (const node of (await res.json()) as Array<{ type: string }>) {
+        assert.ok(known.has(node.type), `${name}: ${node.type} is a node type this install has`);
+      }
+    }
   });
 });
