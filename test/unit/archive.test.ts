@@ -8,6 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import {
   archiveItem,
   hashingStream,
+  hashReadable,
   LOST_REASON,
   LostContentError,
   redact,
@@ -18,6 +19,7 @@ import { Ledger } from '../../lib/ledger/index';
 import { RcApiError } from '../../lib/ringcentral/errors';
 import type { ContentFetcher, ContentResponse } from '../../lib/ringcentral/types';
 import { FolderStorage } from '../../lib/storage/folder';
+import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, renderPath } from '../../lib/template';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -197,6 +199,32 @@ describe('archiveItem', () => {
     assert.equal(fetcher.calls.length, 1);
     assert.equal(third.alreadyPresent, false);
     assert.deepEqual(readFileSync(path.join(root, third.path)), data);
+  });
+
+  it('an item archived to a write-only target (an e-mail journal) is not sent again', async () => {
+    const item = recording('1003');
+    ledger.recordFound([item], 'src');
+    const data = randomBytes(3000);
+    // A journal cannot be read back: its stat never finds anything.
+    const sent: string[] = [];
+    const journal: StorageAdapter = {
+      provider: 'journal',
+      writeOnly: true,
+      async put(relPath, body) {
+        const { sha256: hash, bytes } = await hashReadable(body);
+        sent.push(relPath);
+        return { path: relPath, bytes, sha256: hash, alreadyPresent: false };
+      },
+      stat: async () => undefined,
+      check: async () => undefined,
+      close: async () => undefined,
+    };
+    await archiveItem(item, deps(fakeFetcher(data), { storage: journal, sidecar: false }));
+    const fetcher = fakeFetcher(data);
+    const again = await archiveItem(item, deps(fetcher, { storage: journal, sidecar: false }));
+    assert.equal(sent.length, 1, 'one message, not two');
+    assert.deepEqual(fetcher.calls, []);
+    assert.equal(again.alreadyPresent, true);
   });
 
   it('an identical file left by an earlier run (not yet in the ledger) is reported as already present', async () => {
