@@ -25,7 +25,7 @@ const SCOPE = 'https://www.googleapis.com/auth/drive.file';
 const SA_SCOPE = 'https://www.googleapis.com/auth/drive';
 const FOLDER_MIME = 'application/vnd.google-apps.folder';
 const QUANTUM = 256 * 1024;
-const DEFAULT_CHUNK = 8 * 1024 * 1024;
+const DEFAULT_CHUNK = 4 * 1024 * 1024;
 const PATH_TAG = 'rcArchiverPath';
 const KEY_TAG = 'rcArchiverKey';
 /** Drive limits an appProperties entry to 124 bytes, key and value together (UTF-8). */
@@ -42,7 +42,7 @@ export interface DriveStorageOptions {
   rootFolderId?: string;
   /** Folder path under My Drive (or the shared drive), created when missing. Default: the top. */
   rootPath?: string;
-  /** Bytes per upload request: a multiple of 256 KiB (default 8 MiB). */
+  /** Bytes per upload request: a multiple of 256 KiB (default 4 MiB: less memory than 8 MiB at the same speed, see BENCHMARKS.md). */
   chunkSize?: number;
   /** Base URL standing in for every Google host (tests, a proxy); empty means the real hosts. */
   endpoint?: string;

@@ -30,7 +30,7 @@ import type { PutOptions, PutResult, StorageAdapter } from './types';
 const LABEL = 'S3';
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
-const DEFAULT_PART = 8 * MiB;
+const DEFAULT_PART = 5 * MiB;
 const DEFAULT_QUEUE = 2;
 /** Metadata names (sent as x-amz-meta-sha256 / x-amz-meta-part-size). */
 const META_SHA256 = 'sha256';
@@ -64,7 +64,7 @@ export interface S3StorageOptions {
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
   /** Puts a legal hold on every object written. */
   legalHold?: boolean;
-  /** Bytes per part (default 8 MiB, at least 5 MiB); files up to this size go in one PutObject. */
+  /** Bytes per part (default 5 MiB, the smallest S3 allows, to keep memory low); files up to this size go in one PutObject. */
   partSize?: number;
   /** Parts in flight at once (default 2); memory is about partSize × (queueSize + 2). */
   queueSize?: number;
