@@ -381,7 +381,9 @@ async function main(): Promise<void> {
   script = await bundle();
   execArgv = [];
   const results: Result[] = [];
-  for (const name of providers) {
+  // BENCH_PROVIDERS=s3,box measures a few (the null floor is always measured).
+  const only = process.env.BENCH_PROVIDERS?.split(',').map((p) => p.trim());
+  for (const name of providers.filter((p) => !only || p === 'null' || only.includes(p))) {
     process.stdout.write(`${name}: archiving 1 GiB… `);
     const r = await measure(name);
     results.push(r);
@@ -408,6 +410,11 @@ async function main(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
+  if (results.some((r) => !r.ok)) process.exitCode = 1;
+  if (only) {
+    console.log(rows.join('\n'));
+    return; // a partial run does not replace the table
+  }
   const file = join(__dirname, '..', 'BENCHMARKS.md');
   const head =
     '# Benchmarks\n\nNumbers from the benchmarks in `bench/`, each with the command that produced them.\n\n';
@@ -419,7 +426,6 @@ async function main(): Promise<void> {
   } else text = text.trimEnd() + '\n\n' + section;
   writeFileSync(file, text);
   console.log(`written to ${file}`);
-  if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 
 const [role, name] = process.argv.slice(2);

@@ -31,7 +31,7 @@ const LABEL = 'S3';
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const DEFAULT_PART = 5 * MiB;
-const DEFAULT_QUEUE = 2;
+const DEFAULT_QUEUE = 1;
 /** Metadata names (sent as x-amz-meta-sha256 / x-amz-meta-part-size). */
 const META_SHA256 = 'sha256';
 const META_PART_SIZE = 'part-size';
@@ -66,7 +66,7 @@ export interface S3StorageOptions {
   legalHold?: boolean;
   /** Bytes per part (default 5 MiB, the smallest S3 allows, to keep memory low); files up to this size go in one PutObject. */
   partSize?: number;
-  /** Parts in flight at once (default 2); memory is about partSize × (queueSize + 2). */
+  /** Parts in flight at once (default 1: a 1 GiB upload stays under 200 MB, see BENCHMARKS.md); memory is about partSize × (queueSize + 2). */
   queueSize?: number;
   retry?: Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'onRetry'>;
 }
