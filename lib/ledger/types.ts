@@ -101,3 +101,100 @@ export interface LedgerAdmin extends LedgerApi {
   /** Retention: deletes old events (of items that are Archived or gone) and old Archived items. */
   prune(options: PruneOptions): { items: number; events: number };
 }
+
+// ---- The archive log (sidebar, CSV, retry schedule) ------------------------------------------
+
+/** One row of the archive log as the sidebar and the CSV show it: no item JSON, no receipt JSON. */
+export interface LogRow {
+  key: string;
+  kind: ItemKind;
+  status: ItemStatus;
+  /** The item's owner (`ownerName`, else the extension number). */
+  owner?: string;
+  from?: string;
+  /** The item's `to` parties joined by ", ". */
+  to?: string;
+  /** The item's createdAt (File Created), ISO 8601 UTC. */
+  createdAt: string;
+  /** When the sink stored it (File Archived), ISO 8601 UTC; only for Archived rows. */
+  archivedAt?: string;
+  /** The storage service of the last attempt, e.g. "sftp", "dropbox", "flow" (a sink not of this pack). */
+  storage?: string;
+  /** Where it was stored, relative to the storage root. */
+  path?: string;
+  bytes?: number;
+  sha256?: string;
+  /** The sink of the last attempt. */
+  sink?: string;
+  attempts: number;
+  lastError?: string;
+  /** Automatic retries already sent (rc-retry); reset when the item is Archived or retried by hand. */
+  retries: number;
+  /** When rc-retry sends it next, ISO 8601 UTC; absent when no automatic retry is due. */
+  retryAt?: string;
+  /** The rc-retry node that schedules it (manual Retry re-enters the flow there). */
+  retryNode?: string;
+  /** The source node that found it. */
+  source?: string;
+  updatedAt: string;
+}
+
+/** The sidebar's filters: data type, status and a File Created range. */
+export interface LogFilter {
+  kind?: ItemKind;
+  status?: ItemStatus;
+  /** since <= createdAt < until, ISO 8601. */
+  since?: string;
+  until?: string;
+  /** Substring of key, owner, extension, from, to (case-insensitive). */
+  text?: string;
+}
+
+export interface LogPage {
+  rows: LogRow[];
+  /** How many rows match the filter in all. */
+  total: number;
+  /** 1-based. */
+  page: number;
+  pageSize: number;
+}
+
+/** An automatic retry that is due or waiting. */
+export interface RetryEntry {
+  key: string;
+  /** ISO 8601 UTC. */
+  retryAt: string;
+  /** Automatic retries already sent, not counting this one. */
+  retries: number;
+}
+
+/**
+ * What the sidebar, rc-retry and rc-archive-log need of the ledger. Newest first is by createdAt,
+ * then insertion order; every query here is served by an index (see schema.ts), so a page of a
+ * filter over a million rows stays fast.
+ */
+export interface LogLedger extends LedgerAdmin {
+  /** One page (1-based) of the filter, newest first, with the total. pageSize is 1..1000. */
+  page(filter: LogFilter, page: number, pageSize: number): LogPage;
+  /**
+   * Every row of the filter, newest first, read in batches (keyset paging, never OFFSET), so that
+   * a CSV of a million rows streams with flat memory. The iterator holds no read transaction
+   * between batches.
+   */
+  iterate(filter: LogFilter, batchSize?: number): IterableIterator<LogRow>;
+  /** The log rows of these keys (unknown keys left out), in the order given. */
+  rowsOf(keys: string[]): LogRow[];
+
+  /** rc-retry: sends `key` again at `retryAt` (ISO); sets retries and the owning node. */
+  scheduleRetry(key: string, node: string, retryAt: string, retries: number): void;
+  /** No automatic retry is due any more (sent, archived, or given up); `retries` is kept. */
+  clearRetry(key: string): void;
+  /** Back to a fresh schedule (a manual Retry or an Archived outcome): retries = 0, no retryAt. */
+  resetRetries(key: string): void;
+  /** The node's retries due at `now` (retryAt <= now), oldest first. */
+  dueRetries(node: string, now: string, limit?: number): RetryEntry[];
+  /** How many of the node's items wait for an automatic retry, and the earliest retryAt. */
+  waitingRetries(node: string): { count: number; next?: string };
+  /** The node's items that exhausted their automatic retries and stay Failed, for its status. */
+  exhaustedRetries(node: string, maxRetries: number): number;
+}

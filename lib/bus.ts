@@ -1,0 +1,75 @@
+import { EventEmitter } from 'node:events';
+import type { ArchiveItem, ItemStatus } from './items';
+import type { LedgerRow } from './ledger/types';
+
+/**
+ * What happens in the archive, for whoever in this process listens: the editor's sidebar (live
+ * rows), rc-archive-log (alerts) and the Retry routes. Every node type is its own bundle with
+ * its own copy of this module, so the one emitter and the one registry live on `globalThis`.
+ */
+export interface ArchiveEvents {
+  /** A ledger row changed status (found, attempt, archived, failed, lost). */
+  change: [{ key: string; status: ItemStatus; kind: string }];
+  /** An item used up its automatic retries and waits for a manual Retry. */
+  exhausted: [{ row: LedgerRow; retryNode: string; retries: number }];
+}
+
+/**
+ * A node that can put items back into the flow: rc-retry (manual and bulk Retry re-enter there) and
+ * sources (as a fallback when no rc-retry is deployed). `send` sends one message per item.
+ */
+export interface Entrance {
+  nodeId: string;
+  kind: 'retry' | 'source';
+  send(items: ArchiveItem[]): void;
+}
+
+/** Items whose messages a flow dropped (a full rate-limit queue); their sources send them again. */
+export interface Deferred {
+  add(source: string, keys: string[]): void;
+  /** Takes (and forgets) the keys deferred for this source. */
+  take(source: string): string[];
+}
+
+interface Bus {
+  events: EventEmitter<ArchiveEvents>;
+  entrances: Map<string, Entrance>;
+  deferred: Map<string, Set<string>>;
+}
+
+const bus = ((globalThis as Record<symbol, unknown>)[Symbol.for('rc-archiver.bus')] ??= {
+  events: new EventEmitter<ArchiveEvents>().setMaxListeners(1000),
+  entrances: new Map<string, Entrance>(),
+  deferred: new Map<string, Set<string>>(),
+}) as Bus;
+
+export const archiveEvents: EventEmitter<ArchiveEvents> = bus.events;
+
+/** Registers an entrance; the returned function unregisters it (call it on close). */
+export function registerEntrance(entrance: Entrance): () => void {
+  bus.entrances.set(entrance.nodeId, entrance);
+  return () => {
+    if (bus.entrances.get(entrance.nodeId) === entrance) bus.entrances.delete(entrance.nodeId);
+  };
+}
+
+export function entrance(nodeId: string | undefined): Entrance | undefined {
+  return nodeId ? bus.entrances.get(nodeId) : undefined;
+}
+
+export function entrances(kind?: Entrance['kind']): Entrance[] {
+  return [...bus.entrances.values()].filter((e) => !kind || e.kind === kind);
+}
+
+export const deferred: Deferred = {
+  add(source, keys) {
+    let set = bus.deferred.get(source);
+    if (!set) bus.deferred.set(source, (set = new Set()));
+    for (const k of keys) set.add(k);
+  },
+  take(source) {
+    const set = bus.deferred.get(source);
+    bus.deferred.delete(source);
+    return set ? [...set] : [];
+  },
+};
