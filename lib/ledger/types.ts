@@ -128,7 +128,10 @@ export interface LogRow {
   sink?: string;
   attempts: number;
   lastError?: string;
-  /** Automatic retries already sent (rc-retry); reset when the item is Archived or retried by hand. */
+  /**
+   * Automatic retries sent or scheduled by rc-retry (the k-th retry is scheduled with k); back to 0
+   * when the item is Archived or retried by hand.
+   */
   retries: number;
   /** When rc-retry sends it next, ISO 8601 UTC; absent when no automatic retry is due. */
   retryAt?: string;
@@ -164,7 +167,7 @@ export interface RetryEntry {
   key: string;
   /** ISO 8601 UTC. */
   retryAt: string;
-  /** Automatic retries already sent, not counting this one. */
+  /** Which automatic retry this is, 1-based. */
   retries: number;
 }
 
@@ -185,11 +188,14 @@ export interface LogLedger extends LedgerAdmin {
   /** The log rows of these keys (unknown keys left out), in the order given. */
   rowsOf(keys: string[]): LogRow[];
 
-  /** rc-retry: sends `key` again at `retryAt` (ISO); sets retries and the owning node. */
+  /** rc-retry: the `retries`-th automatic retry of `key` goes out at `retryAt` (ISO), from `node`. */
   scheduleRetry(key: string, node: string, retryAt: string, retries: number): void;
-  /** No automatic retry is due any more (sent, archived, or given up); `retries` is kept. */
+  /** No automatic retry is due any more (sent, or given up); `retries` and the node are kept. */
   clearRetry(key: string): void;
-  /** Back to a fresh schedule (a manual Retry or an Archived outcome): retries = 0, no retryAt. */
+  /**
+   * Back to a fresh schedule (a manual Retry): retries = 0, no retryAt. markArchived and markLost
+   * do the same on their own.
+   */
   resetRetries(key: string): void;
   /** The node's retries due at `now` (retryAt <= now), oldest first. */
   dueRetries(node: string, now: string, limit?: number): RetryEntry[];

@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
  * A small Box API on 127.0.0.1 for the Box SDK's `withCustomBaseUrls`: the token endpoint
- * (client_credentials, refresh_token with rotating refresh tokens, authorization_code), the
- * authorize page, folders, simple uploads checked against `content-md5` (SHA-1 hex), file versions,
+ * (client_credentials, refresh_token with rotating refresh tokens, authorization_code, and the
+ * JWT app grant, urn:ietf:params:oauth:grant-type:jwt-bearer, with signed assertions), the authorize page, folders, simple uploads checked against `content-md5` (SHA-1 hex), file versions,
  * upload sessions with per-part and whole-file `Digest: sha=<base64 SHA-1>`, and /users/me.
  * Uploads are served under /api/2.0 as on upload.box.com/api; everything else under /2.0.
  * Errors use Box's client error shape: { type: 'error', status, code, message, context_info }.
@@ -27,10 +27,20 @@ export interface FakeBoxFile {
   versions: number;
 }
 
+/** A JWT assertion the token endpoint accepted, decoded. */
+export interface FakeBoxJwtGrant {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+}
+
 export interface FakeBox {
   url: string;
   clientId: string;
   clientSecret: string;
+  /** The app's enterprise: the JWT `sub` with box_sub_type=enterprise. */
+  enterpriseId: string;
+  /** A user of the enterprise: the JWT `sub` with box_sub_type=user. */
+  userId: string;
   /** The part size the fake gives every upload session. */
   partSize: number;
   requests: FakeBoxRequest[];
@@ -52,6 +62,14 @@ export interface FakeBox {
   files(): FakeBoxFile[];
   /** Upload sessions neither committed nor aborted. */
   openSessions(): number;
+  /** Adds a public key to the app, as in the Developer Console; returns its id (the JWT `kid`). */
+  addPublicKey(publicKey: KeyObject | string): string;
+  /** Removes one of the app's public keys. */
+  removePublicKey(id: string): void;
+  /** The enterprise admin authorizes the app (true, the default) or takes that back (false). */
+  authorizeApp(authorized: boolean): void;
+  /** JWT assertions the token endpoint accepted, in order. */
+  jwtGrants: FakeBoxJwtGrant[];
   close(): Promise<void>;
 }
 
@@ -79,6 +97,12 @@ interface Session {
 
 const sha1hex = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
+const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Box wants this audience whatever host the request goes to. */
+const JWT_AUDIENCE = 'https://api.box.com/oauth2/token';
+/** The algorithms Box accepts for an assertion. */
+const JWT_DIGESTS: Record<string, string> = { RS256: 'sha256', RS384: 'sha384', RS512: 'sha512' };
+
 export async function startFakeBox(options: { partSize?: number } = {}): Promise<FakeBox> {
   const clientId = 'box-client-' + randomBytes(4).toString('hex');
   const clientSecret = randomBytes(12).toString('hex');
@@ -94,6 +118,12 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
   let corrupt = false;
   let deferCommits = 0;
   let url = '';
+  const enterpriseId = String(100_000 + (randomBytes(2).readUInt16BE() % 900_000));
+  const userId = '11446498';
+  const publicKeys = new Map<string, KeyObject>();
+  const usedJtis = new Set<string>();
+  const jwtGrants: FakeBoxJwtGrant[] = [];
+  let appAuthorized = true;
 
   const newId = () => String(nextId++);
   const token = (prefix: string) => prefix + randomBytes(12).toString('hex');
@@ -257,6 +287,12 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
       send(res, 200, body);
     };
     if (grant === 'client_credentials') return issue(false);
+    if (grant === JWT_GRANT) {
+      const refused = jwtRefusal(form.get('assertion') ?? '');
+      if (refused) return send(res, 400, refused);
+      // A JWT app gets no refresh token: it signs a new assertion instead.
+      return issue(false);
+    }
     if (grant === 'refresh_token') {
       const rt = form.get('refresh_token') ?? '';
       // Rotating: a refresh token works once.
@@ -275,6 +311,67 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
       return issue(true);
     }
     send(res, 400, { error: 'unsupported_grant_type', error_description: 'Grant type is unsupported' });
+  }
+
+  /**
+   * Checks a JWT app assertion as Box does; undefined when it is good (then its jti is spent).
+   * `kid` may be left out while the app has one public key, and must name one once it has two.
+   */
+  function jwtRefusal(assertion: string): { error: string; error_description: string } | undefined {
+    const invalid = (description: string) => ({ error: 'invalid_grant', error_description: description });
+    const parts = assertion.split('.');
+    if (parts.length !== 3) return invalid('Invalid JWT assertion');
+    let header: Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString()) as Record<string, unknown>;
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString()) as Record<string, unknown>;
+    } catch {
+      return invalid('Invalid JWT assertion');
+    }
+    const digest = JWT_DIGESTS[String(header.alg)];
+    if (!digest) return invalid("Please check the 'alg' header. Only RS256, RS384 and RS512 are supported.");
+    let key: KeyObject | undefined;
+    if (typeof header.kid === 'string') key = publicKeys.get(header.kid);
+    else if (publicKeys.size === 1) key = [...publicKeys.values()][0];
+    if (!key) return invalid("Please check the 'kid' header. The 'kid' specified is invalid.");
+    const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
+    if (!verify(digest, signed, key, Buffer.from(parts[2], 'base64url'))) {
+      return invalid(
+        "Signature verification error. The public key identified by 'kid' must correspond to the private key used for signing.",
+      );
+    }
+    if (claims.iss !== clientId) return invalid("Please check the 'iss' claim.");
+    if (claims.aud !== JWT_AUDIENCE) return invalid("Please check the 'aud' claim.");
+    const subject =
+      claims.box_sub_type === 'enterprise'
+        ? enterpriseId
+        : claims.box_sub_type === 'user'
+          ? userId
+          : undefined;
+    if (subject === undefined) return invalid("Please check the 'box_sub_type' claim.");
+    if (claims.sub !== subject)
+      return invalid("Please check the 'sub' claim. The 'sub' specified is invalid.");
+    const now = Date.now() / 1000;
+    if (typeof claims.exp !== 'number' || claims.exp <= now) {
+      return invalid("Current date/time MUST be before the expiration date/time listed in the 'exp' claim");
+    }
+    if (claims.exp > now + 60) {
+      return invalid("Please check the 'exp' claim. It must be at most 60 seconds in the future.");
+    }
+    const jti = claims.jti;
+    if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128 || usedJtis.has(jti)) {
+      return invalid("Please check the 'jti' claim. A unique 'jti' value is required.");
+    }
+    if (!appAuthorized) {
+      return {
+        error: 'unauthorized_client',
+        error_description: 'This app is not authorized by the enterprise admin',
+      };
+    }
+    usedJtis.add(jti);
+    jwtGrants.push({ header, claims });
+    return undefined;
   }
 
   async function handleApi(
@@ -527,6 +624,8 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
     url,
     clientId,
     clientSecret,
+    enterpriseId,
+    userId,
     partSize,
     requests,
     failNext(n, status, retryAfterSeconds) {
@@ -566,6 +665,18 @@ export async function startFakeBox(options: { partSize?: number } = {}): Promise
     openSessions() {
       return sessions.size;
     },
+    addPublicKey(publicKey) {
+      const id = randomBytes(4).toString('hex');
+      publicKeys.set(id, typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey);
+      return id;
+    },
+    removePublicKey(id) {
+      publicKeys.delete(id);
+    },
+    authorizeApp(authorized) {
+      appAuthorized = authorized;
+    },
+    jwtGrants,
     close() {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,20 @@ const PART = 256 * 1024;
 const THRESHOLD = 512 * 1024;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const sha1 = (data: Buffer | string) => createHash('sha1').update(data).digest('hex');
+
+/**
+ * An RSA key pair as the Developer Console makes one: the private key as encrypted PKCS#8 PEM with
+ * its passphrase, the public key to register with the app.
+ */
+function keyPair(): { privateKey: string; publicKey: string; passphrase: string } {
+  const passphrase = randomBytes(16).toString('hex');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
+  });
+  return { privateKey, publicKey, passphrase };
+}
 
 /** A body delivered in odd-sized pieces, as a download would arrive. */
 function pieces(data: Buffer, size = 70_001): Readable {
@@ -286,6 +300,163 @@ describe('BoxStorage through box-node-sdk against a fake Box', () => {
       bad.check(),
       (err: unknown) => err instanceof ProviderError && err.auth && /invalid_client/.test(err.message),
     );
+  });
+
+  /** The config JSON the Developer Console offers for download, for one of the app's keys. */
+  function jwtConfig(key: { privateKey: string; passphrase: string }, publicKeyId: string): string {
+    return JSON.stringify(
+      {
+        boxAppSettings: {
+          clientID: fake.clientId,
+          clientSecret: fake.clientSecret,
+          appAuth: { publicKeyID: publicKeyId, privateKey: key.privateKey, passphrase: key.passphrase },
+        },
+        enterpriseID: fake.enterpriseId,
+      },
+      null,
+      2,
+    );
+  }
+
+  function jwtStorage(config: string, rootPath?: string): BoxStorage {
+    return new BoxStorage({ auth: { kind: 'jwt', config }, rootPath, endpoint: fake.url });
+  }
+
+  it('a JWT app archives with a signed assertion, and signs a new one when its token expires', async () => {
+    const key = keyPair();
+    const kid = fake.addPublicKey(key.publicKey);
+    const rootPath = root();
+    const s = jwtStorage(jwtConfig(key, kid), rootPath);
+    const grants = fake.jwtGrants.length;
+    const data = randomBytes(5000);
+    const r = await s.put('jwt/a.bin', pieces(data));
+    assert.equal(r.providerHash, sha1(data));
+    assert.deepEqual(fileAt(`${rootPath}/jwt/a.bin`)[0].data, data);
+    // Box keeps no refresh token for a JWT app: an expired token means a new assertion.
+    fake.expireAccessTokens();
+    await s.put('jwt/b.txt', pieces(Buffer.from('after expiry')));
+    assert.equal(fileAt(`${rootPath}/jwt/b.txt`)[0].data.toString(), 'after expiry');
+    const mine = fake.jwtGrants.slice(grants);
+    assert.equal(mine.length, 2);
+    for (const g of mine) {
+      assert.equal(g.header.kid, kid);
+      assert.equal(g.claims.iss, fake.clientId);
+      assert.equal(g.claims.sub, fake.enterpriseId);
+      assert.equal(g.claims.box_sub_type, 'enterprise');
+    }
+    assert.notEqual(mine[0].claims.jti, mine[1].claims.jti);
+  });
+
+  it('a JWT app with two public keys (a key being replaced) names its key, so either works', async () => {
+    const oldKey = keyPair();
+    const newKey = keyPair();
+    const oldId = fake.addPublicKey(oldKey.publicKey);
+    const newId = fake.addPublicKey(newKey.publicKey);
+    for (const [key, id] of [
+      [oldKey, oldId],
+      [newKey, newId],
+    ] as const) {
+      const rootPath = root();
+      await jwtStorage(jwtConfig(key, id), rootPath).put('k.txt', pieces(Buffer.from(id)));
+      assert.equal(fileAt(`${rootPath}/k.txt`)[0].data.toString(), id);
+    }
+    // The old key is removed from the app: a config still holding it is refused.
+    fake.removePublicKey(oldId);
+    await assert.rejects(
+      jwtStorage(jwtConfig(oldKey, oldId)).check(),
+      (err: unknown) => err instanceof ProviderError && err.auth && /invalid_grant/.test(err.message),
+    );
+  });
+
+  it('a JWT config with a key that is not the app\u2019s, or an app the admin revoked, gives the auth error', async () => {
+    const key = keyPair();
+    const kid = fake.addPublicKey(key.publicKey);
+    const other = keyPair();
+    const secrets = [fake.clientSecret, key.passphrase, other.passphrase];
+    const isAuthError = (reason: RegExp) => (err: unknown) => {
+      assert.ok(err instanceof ProviderError, String(err));
+      assert.equal(err.auth, true);
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /^Box refused the credentials \(.+\): reconnect the account/);
+      assert.match(err.message, reason);
+      for (const secret of secrets) assert.ok(!err.message.includes(secret));
+      return true;
+    };
+    // The config names the app's key but holds another private key (replaced or edited by hand).
+    const tampered = jwtStorage(jwtConfig(other, kid), root());
+    await assert.rejects(tampered.put('t.txt', pieces(Buffer.from('x'))), isAuthError(/invalid_grant/));
+
+    const rootPath = root();
+    const s = jwtStorage(jwtConfig(key, kid), rootPath);
+    await s.check();
+    // The admin takes back the app's authorization: its tokens stop working and no new one is issued.
+    fake.authorizeApp(false);
+    fake.revokeTokens();
+    try {
+      await assert.rejects(s.put('r.txt', pieces(Buffer.from('x'))), isAuthError(/unauthorized_client/));
+      assert.equal(fileAt(`${rootPath}/r.txt`).length, 0);
+    } finally {
+      fake.authorizeApp(true);
+    }
+    assert.throws(() => jwtStorage('{"boxAppSettings": '), /not the JSON file from the developer console/);
+  });
+
+  it('the fake refuses a replayed, expired, long-lived, unknown-key or forged assertion (what Box does)', async () => {
+    const key = keyPair();
+    const stranger = keyPair();
+    const kid = fake.addPublicKey(key.publicKey);
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const assertion = (claims: Record<string, unknown> = {}, headerKid = kid, signer = key) => {
+      const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: headerKid })}.${b64({
+        iss: fake.clientId,
+        sub: fake.enterpriseId,
+        box_sub_type: 'enterprise',
+        aud: 'https://api.box.com/oauth2/token',
+        jti: randomUUID(),
+        exp: now + 30,
+        ...claims,
+      })}`;
+      const pem = { key: signer.privateKey, passphrase: signer.passphrase };
+      return `${input}.${sign('sha256', Buffer.from(input), pem).toString('base64url')}`;
+    };
+    const grant = async (jwt: string) => {
+      const res = await fetch(`${fake.url}/oauth2/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+          client_id: fake.clientId,
+          client_secret: fake.clientSecret,
+          assertion: jwt,
+        }),
+      });
+      const body = (await res.json()) as {
+        error?: string;
+        error_description?: string;
+        access_token?: string;
+      };
+      return { status: res.status, ...body };
+    };
+    const good = assertion();
+    assert.equal((await grant(good)).status, 200);
+    const refused: Array<[string, RegExp]> = [
+      [good, /'jti'/],
+      [assertion({ exp: now - 1 }), /'exp'/],
+      [assertion({ exp: now + 120 }), /'exp'/],
+      [assertion({}, 'not-a-key'), /'kid'/],
+      [assertion({}, kid, stranger), /Signature verification error/],
+      [assertion({ sub: '1' }), /'sub'/],
+      [assertion({ aud: fake.url + '/oauth2/token' }), /'aud'/],
+    ];
+    for (const [jwt, reason] of refused) {
+      const r = await grant(jwt);
+      assert.equal(r.status, 400);
+      assert.equal(r.error, 'invalid_grant');
+      assert.match(r.error_description ?? '', reason);
+      assert.equal(r.access_token, undefined);
+    }
+    // A user subject: the user's id with box_sub_type=user.
+    assert.equal((await grant(assertion({ box_sub_type: 'user', sub: fake.userId }))).status, 200);
   });
 
   it('abort stops a large upload and commits nothing', async () => {
