@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BoxCcgAuth, BoxClient, BoxDeveloperTokenAuth, BoxJwtAuth, CcgConfig, JwtConfig } from 'box-node-sdk';
 import { BaseUrls, NetworkSession } from 'box-node-sdk/lib/networking/index';
@@ -9,6 +9,7 @@ import type {
   RetryStrategy,
 } from 'box-node-sdk/lib/networking/index';
 import { BoxApiError, BoxSdkError } from 'box-node-sdk/lib/box/errors';
+import { AuthorizationManager } from 'box-node-sdk/lib/managers/authorization';
 import type { AccessToken } from 'box-node-sdk/lib/schemas/accessToken';
 import type { UploadPart } from 'box-node-sdk/lib/schemas/uploadPart';
 import type { FileFull } from 'box-node-sdk/lib/schemas/fileFull';
@@ -313,6 +314,56 @@ class KeeperAuth implements Authentication {
   }
 }
 
+/**
+ * JWT app auth that names the signing key. box-node-sdk 10.12 leaves `kid` out of the assertion's
+ * header, and Box needs it to pick the public key as soon as the app has two (as while a key is
+ * replaced), so the SDK's assertion would then be refused. Same claims, signed here with the key id.
+ */
+class KeyIdJwtAuth extends BoxJwtAuth {
+  private readonly key: KeyObject;
+
+  constructor(config: JwtConfig) {
+    super({ config });
+    try {
+      this.key = createPrivateKey({
+        key: config.privateKey,
+        format: 'pem',
+        passphrase: config.privateKeyPassphrase,
+      });
+    } catch {
+      throw new Error(
+        `${LABEL}: the private key in the JWT app config cannot be read (a wrong passphrase or a damaged key)`,
+      );
+    }
+  }
+
+  override async refreshToken(networkSession?: NetworkSession): Promise<AccessToken> {
+    const now = Math.floor(Date.now() / 1000);
+    const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const input = `${part({ alg: 'RS256', typ: 'JWT', kid: this.config.jwtKeyId })}.${part({
+      iss: this.config.clientId,
+      sub: this.subjectId,
+      box_sub_type: this.subjectType,
+      // Box checks for this audience whichever host the request goes to.
+      aud: 'https://api.box.com/oauth2/token',
+      jti: randomUUID(),
+      iat: now,
+      // Box refuses an assertion living longer than 60 s.
+      exp: now + 30,
+    })}`;
+    const assertion = `${input}.${sign('sha256', Buffer.from(input), this.key).toString('base64url')}`;
+    const manager = new AuthorizationManager({ networkSession: networkSession ?? new NetworkSession({}) });
+    const token = await manager.requestAccessToken({
+      grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion,
+      clientId: this.config.clientId,
+      clientSecret: this.config.clientSecret,
+    });
+    await this.tokenStorage.store(token);
+    return token;
+  }
+}
+
 function sdkAuth(auth: BoxAuth, hosts: Hosts): Authentication {
   switch (auth.kind) {
     case 'ccg':
@@ -330,7 +381,7 @@ function sdkAuth(auth: BoxAuth, hosts: Hosts): Authentication {
       } catch {
         throw new Error(`${LABEL}: the JWT app config is not the JSON file from the developer console`);
       }
-      return new BoxJwtAuth({ config });
+      return new KeyIdJwtAuth(config);
     }
     case 'oauth':
       return new KeeperAuth(auth.keeper, hosts.tokenUrl);

@@ -398,7 +398,12 @@ describe('BoxStorage through box-node-sdk against a fake Box', () => {
     } finally {
       fake.authorizeApp(true);
     }
+    // A config that cannot be used at all says so before anything is sent.
     assert.throws(() => jwtStorage('{"boxAppSettings": '), /not the JSON file from the developer console/);
+    assert.throws(
+      () => jwtStorage(jwtConfig({ privateKey: key.privateKey, passphrase: 'not-the-passphrase' }, kid)),
+      /private key in the JWT app config cannot be read \(a wrong passphrase or a damaged key\)/,
+    );
   });
 
   it('the fake refuses a replayed, expired, long-lived, unknown-key or forged assertion (what Box does)', async () => {
