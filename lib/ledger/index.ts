@@ -3,13 +3,18 @@ import { dirname, resolve } from 'node:path';
 import type { ArchiveItem, ItemStatus, Receipt } from '../items';
 import { explainOpenError, loadDriver, type Database, type DriverName } from './driver';
 import { migrate } from './schema';
+import { archiveEvents } from '../bus';
 import type {
-  LedgerAdmin,
   LedgerEvent,
   LedgerEventType,
   LedgerQuery,
   LedgerRow,
+  LogFilter,
+  LogLedger,
+  LogPage,
+  LogRow,
   PruneOptions,
+  RetryEntry,
 } from './types';
 
 export type * from './types';
@@ -44,6 +49,64 @@ interface EventDbRow {
   source: string | null;
   sink: string | null;
   message: string | null;
+}
+
+interface LogDbRow {
+  rid: number;
+  key: string;
+  kind: string;
+  status: ItemStatus;
+  owner: string | null;
+  from_party: string | null;
+  to_parties: string | null;
+  created_at: string;
+  archived_at: string | null;
+  storage: string | null;
+  path: string | null;
+  bytes: number | null;
+  sha256: string | null;
+  sink: string | null;
+  attempts: number;
+  last_error: string | null;
+  retries: number;
+  retry_at: string | null;
+  retry_node: string | null;
+  source: string | null;
+  updated_at: string;
+}
+
+const LOG_COLUMNS =
+  'rowid AS rid, key, kind, status, owner, from_party, to_parties, created_at, archived_at, storage, path, ' +
+  'bytes, sha256, sink, attempts, last_error, retries, retry_at, retry_node, source, updated_at';
+
+/** Page sizes the log serves in one query; the sidebar offers 25, 50 and 100. */
+export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_BATCH = 500;
+
+function toLogRow(r: LogDbRow): LogRow {
+  const row: LogRow = {
+    key: r.key,
+    kind: r.kind as LogRow['kind'],
+    status: r.status,
+    createdAt: r.created_at,
+    attempts: r.attempts,
+    retries: r.retries,
+    updatedAt: r.updated_at,
+  };
+  if (r.owner !== null) row.owner = r.owner;
+  if (r.from_party !== null) row.from = r.from_party;
+  if (r.to_parties !== null) row.to = r.to_parties;
+  if (r.archived_at !== null) row.archivedAt = r.archived_at;
+  if (r.storage !== null) row.storage = r.storage;
+  if (r.path !== null) row.path = r.path;
+  if (r.bytes !== null) row.bytes = r.bytes;
+  if (r.sha256 !== null) row.sha256 = r.sha256;
+  if (r.sink !== null) row.sink = r.sink;
+  if (r.last_error !== null) row.lastError = r.last_error;
+  if (r.retry_at !== null) row.retryAt = r.retry_at;
+  if (r.retry_node !== null) row.retryNode = r.retry_node;
+  if (r.source !== null) row.source = r.source;
+  return row;
 }
 
 const ITEM_COLUMNS =
@@ -108,19 +171,21 @@ function prepareStatements(db: Database) {
     attempt: db.prepare(`
       UPDATE items SET attempts = attempts + 1, sink = @sink, updated_at = @at,
         status = CASE status WHEN 'Failed' THEN 'Pending' WHEN 'Lost' THEN 'Pending' ELSE status END
-      WHERE key = @key RETURNING status`),
+      WHERE key = @key RETURNING status, kind`),
     archived: db.prepare(`
       UPDATE items SET status = 'Archived', receipt = @receipt, last_error = NULL, sink = @sink,
-        attempts = MAX(attempts, 1), updated_at = @at
-      WHERE key = @key RETURNING status`),
+        attempts = MAX(attempts, 1), updated_at = @at,
+        archived_at = @archivedAt, storage = @storage, path = @path, bytes = @bytes, sha256 = @sha256,
+        retries = 0, retry_at = NULL
+      WHERE key = @key RETURNING status, kind`),
     failed: db.prepare(`
       UPDATE items SET status = 'Failed', last_error = @error, sink = @sink,
         attempts = MAX(attempts, 1), updated_at = @at
-      WHERE key = @key RETURNING status`),
+      WHERE key = @key RETURNING status, kind`),
     lost: db.prepare(`
       UPDATE items SET status = 'Lost', last_error = @error, sink = @sink,
-        attempts = MAX(attempts, 1), updated_at = @at
-      WHERE key = @key RETURNING status`),
+        attempts = MAX(attempts, 1), updated_at = @at, retries = 0, retry_at = NULL
+      WHERE key = @key RETURNING status, kind`),
     insertEvent: db.prepare(`
       INSERT INTO events (key, at, event, status, source, sink, message)
       VALUES (@key, @at, @event, @status, @source, @sink, @message)`),
@@ -143,6 +208,22 @@ function prepareStatements(db: Database) {
       DELETE FROM events WHERE at < @cutoff
         AND key NOT IN (SELECT key FROM items WHERE status <> 'Archived')`),
     pruneItems: db.prepare(`DELETE FROM items WHERE status = 'Archived' AND updated_at < @cutoff`),
+    logOf: db.prepare(`SELECT ${LOG_COLUMNS} FROM items WHERE key = ?`),
+    scheduleRetry: db.prepare(
+      `UPDATE items SET retry_node = @node, retry_at = @retryAt, retries = @retries WHERE key = @key`,
+    ),
+    clearRetry: db.prepare(`UPDATE items SET retry_at = NULL WHERE key = ?`),
+    resetRetries: db.prepare(`UPDATE items SET retry_at = NULL, retries = 0 WHERE key = ?`),
+    dueRetries: db.prepare(`
+      SELECT key, retry_at, retries FROM items
+      WHERE retry_node = @node AND retry_at IS NOT NULL AND retry_at <= @now
+      ORDER BY retry_at, rowid LIMIT @limit`),
+    waitingRetries: db.prepare(`
+      SELECT COUNT(*) AS n, MIN(retry_at) AS next FROM items
+      WHERE retry_node = @node AND retry_at IS NOT NULL`),
+    exhaustedRetries: db.prepare(`
+      SELECT COUNT(*) AS n FROM items
+      WHERE retry_node = @node AND status = 'Failed' AND retry_at IS NULL AND retries >= @max`),
   };
 }
 
@@ -202,7 +283,7 @@ function openCore(file: string): LedgerCore {
  *
  * All methods are synchronous; each write is one transaction.
  */
-export class Ledger implements LedgerAdmin {
+export class Ledger implements LogLedger {
   private core: LedgerCore | undefined;
 
   private constructor(core: LedgerCore) {
@@ -272,7 +353,7 @@ export class Ledger implements LedgerAdmin {
 
   recordFound(items: ArchiveItem[], source: string, cursor?: { name: string; value: string }): ArchiveItem[] {
     const c = this.c;
-    return c.db
+    const found = c.db
       .transaction(() => {
         const at = new Date().toISOString();
         const fresh: ArchiveItem[] = [];
@@ -283,11 +364,16 @@ export class Ledger implements LedgerAdmin {
         return fresh;
       })
       .immediate();
+    for (const item of found)
+      archiveEvents.emit('change', { key: item.key, status: 'Pending', kind: item.kind });
+    return found;
   }
 
   upsert(item: ArchiveItem, source?: string): boolean {
     const c = this.c;
-    return c.db.transaction(() => this.insert(item, source, new Date().toISOString())).immediate();
+    const fresh = c.db.transaction(() => this.insert(item, source, new Date().toISOString())).immediate();
+    if (fresh) archiveEvents.emit('change', { key: item.key, status: 'Pending', kind: item.kind });
+    return fresh;
   }
 
   get(key: string): LedgerRow | undefined {
@@ -305,7 +391,15 @@ export class Ledger implements LedgerAdmin {
       key,
       sink,
       item,
-      { sink, receipt: JSON.stringify(receipt) },
+      {
+        sink,
+        receipt: JSON.stringify(receipt),
+        archivedAt: isoOrSame(String(receipt.archivedAt ?? '')) || new Date().toISOString(),
+        storage: String(receipt.provider ?? ''),
+        path: String(receipt.path ?? ''),
+        bytes: Number.isFinite(receipt.bytes) ? receipt.bytes : null,
+        sha256: receipt.sha256 ? String(receipt.sha256) : null,
+      },
       describeReceipt(receipt),
     );
   }
@@ -383,6 +477,89 @@ export class Ledger implements LedgerAdmin {
       .immediate();
   }
 
+  // ---- the archive log
+
+  page(filter: LogFilter, page: number, pageSize: number): LogPage {
+    const size = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 25));
+    const number = Math.max(1, Math.floor(page) || 1);
+    const { where, params } = this.filters(filter);
+    const db = this.c.db;
+    const total = (db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number }).n;
+    // The page's rowids come from the index alone, so a deep OFFSET skips index entries, not rows.
+    const rows = db
+      .prepare(
+        `SELECT ${LOG_COLUMNS} FROM items WHERE rowid IN (
+           SELECT rowid FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset)
+         ORDER BY created_at DESC, rowid DESC`,
+      )
+      .all({ ...params, limit: size, offset: (number - 1) * size }) as LogDbRow[];
+    return { rows: rows.map(toLogRow), total, page: number, pageSize: size };
+  }
+
+  *iterate(filter: LogFilter, batchSize = DEFAULT_BATCH): IterableIterator<LogRow> {
+    const { where, params } = this.filters(filter);
+    const limit = Math.max(1, Math.floor(batchSize));
+    const after = `${where ? `${where} AND` : 'WHERE'} (created_at, rowid) < (@lastCreated, @lastRid)`;
+    const first = this.c.db.prepare(
+      `SELECT ${LOG_COLUMNS} FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+    );
+    const next = this.c.db.prepare(
+      `SELECT ${LOG_COLUMNS} FROM items ${after} ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+    );
+    let batch = first.all({ ...params, limit }) as LogDbRow[];
+    while (batch.length) {
+      for (const r of batch) yield toLogRow(r);
+      if (batch.length < limit) return;
+      const last = batch[batch.length - 1];
+      batch = next.all({ ...params, limit, lastCreated: last.created_at, lastRid: last.rid }) as LogDbRow[];
+    }
+  }
+
+  rowsOf(keys: string[]): LogRow[] {
+    const s = this.c.s;
+    const rows: LogRow[] = [];
+    for (const key of keys) {
+      const r = s.logOf.get(key) as LogDbRow | undefined;
+      if (r) rows.push(toLogRow(r));
+    }
+    return rows;
+  }
+
+  scheduleRetry(key: string, node: string, retryAt: string, retries: number): void {
+    this.c.s.scheduleRetry.run({
+      key,
+      node,
+      retryAt: isoOrSame(retryAt),
+      retries: Math.max(0, Math.floor(retries)),
+    });
+  }
+
+  clearRetry(key: string): void {
+    this.c.s.clearRetry.run(key);
+  }
+
+  resetRetries(key: string): void {
+    this.c.s.resetRetries.run(key);
+  }
+
+  dueRetries(node: string, now: string, limit = 1000): RetryEntry[] {
+    const rows = this.c.s.dueRetries.all({ node, now: isoOrSame(now), limit }) as {
+      key: string;
+      retry_at: string;
+      retries: number;
+    }[];
+    return rows.map((r) => ({ key: r.key, retryAt: r.retry_at, retries: r.retries }));
+  }
+
+  waitingRetries(node: string): { count: number; next?: string } {
+    const r = this.c.s.waitingRetries.get({ node }) as { n: number; next: string | null };
+    return r.next === null ? { count: r.n } : { count: r.n, next: r.next };
+  }
+
+  exhaustedRetries(node: string, maxRetries: number): number {
+    return (this.c.s.exhaustedRetries.get({ node, max: maxRetries }) as { n: number }).n;
+  }
+
   /** Inserts a new item as Pending with its Found event; false when the key is known. */
   private insert(item: ArchiveItem, source: string | undefined, at: string): boolean {
     checkItem(item);
@@ -422,19 +599,20 @@ export class Ledger implements LedgerAdmin {
     key: string,
     sink: string,
     item: ArchiveItem | undefined,
-    params: Record<string, string>,
+    params: Record<string, string | number | null>,
     message: string | undefined,
   ): boolean {
     const c = this.c;
     const statement = { Attempt: c.s.attempt, Archived: c.s.archived, Failed: c.s.failed, Lost: c.s.lost }[
       event
     ];
-    return c.db
+    const updated = c.db
       .transaction(() => {
         const at = new Date().toISOString();
         if (item && item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
         if (item) this.insert(item, undefined, at);
-        const updated = statement.get({ ...params, key, at }) as { status: ItemStatus } | undefined;
+        const updated = statement.get({ ...params, key, at }) as
+          { status: ItemStatus; kind: string } | undefined;
         c.s.insertEvent.run({
           key,
           at,
@@ -445,12 +623,15 @@ export class Ledger implements LedgerAdmin {
           sink,
           message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
         });
-        return updated !== undefined;
+        return updated;
       })
       .immediate();
+    // Told after the commit, so a listener that reads the ledger sees the new state.
+    if (updated) archiveEvents.emit('change', { key, status: updated.status, kind: updated.kind });
+    return updated !== undefined;
   }
 
-  private filters(q: LedgerQuery): { where: string; params: Record<string, string> } {
+  private filters(q: LedgerQuery | LogFilter): { where: string; params: Record<string, string> } {
     const clauses: string[] = [];
     const params: Record<string, string> = {};
     if (q.status) {
@@ -461,7 +642,7 @@ export class Ledger implements LedgerAdmin {
       clauses.push('kind = @kind');
       params.kind = q.kind;
     }
-    if (q.source) {
+    if ('source' in q && q.source) {
       clauses.push('source = @source');
       params.source = q.source;
     }

@@ -88,6 +88,32 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       CREATE INDEX items_kind_created ON items (kind, created_at);
     `);
   },
+  // 3: the archive log. What the sidebar shows and filters on gets columns of its own (File
+  // Archived, storage, path, bytes, hash) so a page never parses JSON; rc-retry's schedule lives
+  // here so that it survives a restart. Indexes serve every filter combination of the sidebar
+  // (kind, status, File Created range; newest first, rowid breaking ties) and the retry timer.
+  (db) => {
+    db.exec(`
+      ALTER TABLE items ADD COLUMN archived_at TEXT;
+      ALTER TABLE items ADD COLUMN storage     TEXT;
+      ALTER TABLE items ADD COLUMN path        TEXT;
+      ALTER TABLE items ADD COLUMN bytes       INTEGER;
+      ALTER TABLE items ADD COLUMN sha256      TEXT;
+      ALTER TABLE items ADD COLUMN retries     INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE items ADD COLUMN retry_at    TEXT;
+      ALTER TABLE items ADD COLUMN retry_node  TEXT;
+      UPDATE items SET
+        archived_at = json_extract(receipt, '$.archivedAt'),
+        storage     = json_extract(receipt, '$.provider'),
+        path        = json_extract(receipt, '$.path'),
+        bytes       = json_extract(receipt, '$.bytes'),
+        sha256      = json_extract(receipt, '$.sha256')
+      WHERE receipt IS NOT NULL;
+      CREATE INDEX items_kind_status_created ON items (kind, status, created_at);
+      CREATE INDEX items_retry ON items (retry_node, retry_at) WHERE retry_at IS NOT NULL;
+      CREATE INDEX items_retry_node_status ON items (retry_node, status) WHERE retry_node IS NOT NULL;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

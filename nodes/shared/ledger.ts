@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Ledger } from '../../lib/ledger';
-import type { LedgerAdmin } from '../../lib/ledger/types';
+import type { LogLedger } from '../../lib/ledger/types';
 import type { RED } from './red';
 
 /** The ledger file of this Node-RED instance: in its user directory unless RC_ARCHIVER_LEDGER says. */
@@ -9,6 +9,6 @@ export function ledgerPath(RED: RED): string {
   return join(RED.settings.userDir || process.cwd(), 'rc-archiver', 'ledger.sqlite');
 }
 
-export function openLedger(RED: RED): LedgerAdmin {
+export function openLedger(RED: RED): LogLedger {
   return Ledger.open(ledgerPath(RED));
 }

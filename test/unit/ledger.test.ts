@@ -6,6 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ArchiveItem, Receipt } from '../../lib/items';
 import { Ledger, LedgerOpenError, MAX_ERROR_LENGTH, SCHEMA_VERSION, type DriverName } from '../../lib/ledger';
+import { archiveEvents } from '../../lib/bus';
 import { explainOpenError, loadDriver } from '../../lib/ledger/driver';
 import { MIGRATIONS } from '../../lib/ledger/schema';
 
@@ -449,6 +450,172 @@ function ledgerSuite(driver: DriverName): void {
       assert.equal(ledger.events('CallRecording:2').length, 2);
       assert.equal(ledger.events('CallRecording:3').length, 1);
       assert.deepEqual(ledger.counts(), { Pending: 1, Archived: 0, Failed: 1, Lost: 0 });
+      ledger.close();
+    });
+  });
+
+  describe('Ledger archive log', () => {
+    const day = (d: number, h = 10) => new Date(Date.UTC(2024, 4, d, h)).toISOString();
+    /** 30 items over 10 days: three kinds, a third Archived, a third Failed, the rest Pending. */
+    function filled(): Ledger {
+      const ledger = Ledger.openMemory();
+      const items: ArchiveItem[] = [];
+      for (let i = 0; i < 30; i++) {
+        const kind = (['CallRecording', 'Voicemail', 'SMS'] as const)[i % 3];
+        items.push(item(`${i}`, { key: `${kind}:${i}`, kind, createdAt: day(1 + (i % 10), i % 24) }));
+      }
+      ledger.recordFound(items, 'src');
+      for (let i = 0; i < 30; i++) {
+        const key = items[i].key;
+        if (i % 3 === 0) ledger.markArchived(key, 'sink', { ...receipt(`p/${i}`), bytes: i });
+        else if (i % 3 === 1) ledger.markFailed(key, 'sink', `boom ${i}`);
+      }
+      return ledger;
+    }
+    const keysOf = (rows: { key: string }[]) => rows.map((r) => r.key);
+
+    it('pages a filter newest first with the total, the same rows as the full query', () => {
+      const ledger = filled();
+      const all = ledger.query({ limit: 100 }).map((r) => r.key);
+      const pages = [1, 2, 3, 4].flatMap((p) => keysOf(ledger.page({}, p, 8).rows));
+      assert.deepEqual(pages, all, 'pages of 8 together are the newest-first list');
+      assert.equal(ledger.page({}, 1, 8).total, 30);
+      assert.equal(ledger.page({}, 5, 8).rows.length, 0, 'past the end: empty, still with the total');
+
+      const failedVoicemail = ledger.page({ kind: 'Voicemail', status: 'Failed' }, 1, 25);
+      assert.equal(failedVoicemail.total, ledger.count({ kind: 'Voicemail', status: 'Failed' }));
+      assert.ok(failedVoicemail.rows.every((r) => r.kind === 'Voicemail' && r.status === 'Failed'));
+      assert.ok(failedVoicemail.total > 0);
+
+      const range = ledger.page({ since: day(3, 0), until: day(5, 0) }, 1, 100);
+      assert.ok(range.rows.every((r) => r.createdAt >= day(3, 0) && r.createdAt < day(5, 0)));
+      assert.equal(range.total, ledger.count({ since: day(3, 0), until: day(5, 0) }));
+      assert.equal(range.total, 6);
+      ledger.close();
+    });
+
+    it('shows what the sidebar needs without the item JSON: parties, archive facts, the error', () => {
+      const ledger = filled();
+      const [archived] = ledger.rowsOf(['CallRecording:3']);
+      assert.equal(archived.status, 'Archived');
+      assert.equal(archived.storage, 'folder');
+      assert.equal(archived.path, 'p/3');
+      assert.equal(archived.bytes, 3);
+      assert.equal(archived.sha256, 'ab'.repeat(32));
+      assert.ok(archived.archivedAt && Date.parse(archived.archivedAt) > 0);
+      assert.equal(archived.from, '+16505550100');
+      assert.equal(archived.to, '+16505550199');
+      assert.equal(archived.owner, 'Alice Smith');
+      const [failed] = ledger.rowsOf(['Voicemail:1']);
+      assert.equal(failed.lastError, 'boom 1');
+      assert.equal(failed.archivedAt, undefined);
+      assert.deepEqual(keysOf(ledger.rowsOf(['SMS:2', 'nope', 'CallRecording:0'])), [
+        'SMS:2',
+        'CallRecording:0',
+      ]);
+      ledger.close();
+    });
+
+    it('iterates every row of a filter in batches, in page order, ties broken by insertion', () => {
+      const ledger = Ledger.openMemory();
+      // Many items with one createdAt: the keyset must not skip or repeat across batch edges.
+      ledger.recordFound(
+        Array.from({ length: 23 }, (_, i) => item(`same${i}`, { createdAt: day(2) })),
+        'src',
+      );
+      ledger.recordFound([item('older', { createdAt: day(1) }), item('newer', { createdAt: day(3) })], 'src');
+      const iterated = keysOf([...ledger.iterate({}, 4)]);
+      assert.deepEqual(iterated, keysOf(ledger.page({}, 1, 100).rows));
+      assert.equal(new Set(iterated).size, 25);
+      assert.equal(iterated[0], 'CallRecording:newer');
+      assert.equal(iterated.at(-1), 'CallRecording:older');
+      assert.deepEqual(keysOf([...ledger.iterate({ since: day(3) }, 4)]), ['CallRecording:newer']);
+      ledger.close();
+    });
+
+    it('keeps the retry schedule: due, waiting, cleared, reset by an archive, exhausted', () => {
+      const ledger = filled();
+      ledger.scheduleRetry('Voicemail:1', 'retry1', '2030-01-01T00:05:00.000Z', 1);
+      ledger.scheduleRetry('SMS:5', 'retry1', '2030-01-01T00:20:00.000Z', 2);
+      ledger.scheduleRetry('CallRecording:4', 'retry2', '2030-01-01T00:01:00.000Z', 1);
+      assert.deepEqual(ledger.waitingRetries('retry1'), { count: 2, next: '2030-01-01T00:05:00.000Z' });
+      assert.deepEqual(ledger.dueRetries('retry1', '2030-01-01T00:04:59.000Z'), []);
+      assert.deepEqual(ledger.dueRetries('retry1', '2030-01-01T00:30:00.000Z'), [
+        { key: 'Voicemail:1', retryAt: '2030-01-01T00:05:00.000Z', retries: 1 },
+        { key: 'SMS:5', retryAt: '2030-01-01T00:20:00.000Z', retries: 2 },
+      ]);
+      ledger.clearRetry('Voicemail:1');
+      const [sent] = ledger.rowsOf(['Voicemail:1']);
+      assert.equal(sent.retryAt, undefined);
+      assert.equal(sent.retries, 1, 'clearing keeps the count of tries');
+      assert.equal(sent.retryNode, 'retry1');
+      assert.deepEqual(ledger.waitingRetries('retry1'), { count: 1, next: '2030-01-01T00:20:00.000Z' });
+
+      ledger.markArchived('SMS:5', 'sink', receipt('x'));
+      const [archived] = ledger.rowsOf(['SMS:5']);
+      assert.equal(archived.retries, 0);
+      assert.equal(archived.retryAt, undefined);
+      assert.deepEqual(ledger.waitingRetries('retry1'), { count: 0 });
+
+      ledger.scheduleRetry('Voicemail:1', 'retry1', '2030-01-01T01:00:00.000Z', 3);
+      ledger.clearRetry('Voicemail:1');
+      assert.equal(ledger.exhaustedRetries('retry1', 3), 1, 'three tries sent, still Failed');
+      assert.equal(ledger.exhaustedRetries('retry1', 4), 0);
+      ledger.resetRetries('Voicemail:1');
+      assert.equal(ledger.rowsOf(['Voicemail:1'])[0].retries, 0);
+      assert.equal(ledger.exhaustedRetries('retry1', 3), 0);
+      ledger.close();
+    });
+
+    it('tells listeners in this process about every status change, after the commit', () => {
+      const ledger = Ledger.openMemory();
+      const seen: string[] = [];
+      const listener = (e: { key: string; status: string }) => {
+        // The ledger already says what the event says.
+        assert.equal(ledger.get(e.key)?.status, e.status);
+        seen.push(`${e.key}:${e.status}`);
+      };
+      archiveEvents.on('change', listener);
+      try {
+        ledger.recordFound([item('1'), item('2')], 'src');
+        ledger.markAttempt('CallRecording:1', 's');
+        ledger.markArchived('CallRecording:1', 's', receipt('1'));
+        ledger.markFailed('CallRecording:2', 's', 'x');
+        ledger.markLost('CallRecording:2', 's', 'gone');
+        ledger.recordFound([item('1')], 'src');
+      } finally {
+        archiveEvents.off('change', listener);
+      }
+      assert.deepEqual(seen, [
+        'CallRecording:1:Pending',
+        'CallRecording:2:Pending',
+        'CallRecording:1:Pending',
+        'CallRecording:1:Archived',
+        'CallRecording:2:Failed',
+        'CallRecording:2:Lost',
+      ]);
+      ledger.close();
+    });
+
+    it('moves an older ledger file to the archive-log schema with its receipts', () => {
+      const file = tempFile();
+      mkdirSync(join(file, '..'), { recursive: true });
+      const raw = withDriver(CHOICE[driver], () => loadDriver(file).open(file, 1000));
+      for (let v = 0; v < 2; v++) MIGRATIONS[v](raw);
+      raw.pragma('user_version = 2');
+      raw
+        .prepare(
+          `INSERT INTO items (key, kind, status, item, created_at, search, first_seen_at, updated_at, receipt)
+           VALUES ('CallRecording:9', 'CallRecording', 'Archived', @item, '2024-05-01T10:00:00.000Z', '', 'x', 'x', @receipt)`,
+        )
+        .run({ item: JSON.stringify(item('9')), receipt: JSON.stringify(receipt('old/9.mp3')) });
+      raw.close();
+      const ledger = Ledger.open(file);
+      const [row] = ledger.rowsOf(['CallRecording:9']);
+      assert.equal(row.path, 'old/9.mp3');
+      assert.equal(row.storage, 'folder');
+      assert.equal(row.bytes, 42);
+      assert.equal(row.retries, 0);
       ledger.close();
     });
   });
