@@ -87,6 +87,10 @@ export function queueIdOf(response: string | undefined): string | undefined {
 
 interface SmtpFailure {
   code?: string;
+  /** The socket's own code (a TLS verification code, say) where nodemailer set its own in `code`. */
+  originalCode?: string;
+  /** The SMTP command that failed. */
+  command?: string;
   responseCode?: number;
   response?: string;
   message?: string;
@@ -315,6 +319,20 @@ export class SmarshStorage implements StorageAdapter {
     if (err?.name === 'AbortError' || err?.code === 'EABORT') return thrown;
     const reply = this.redact(headerSafe(err?.response ?? err?.message ?? String(thrown), 500));
     const status = typeof err?.responseCode === 'number' ? err.responseCode : undefined;
+    // TLS failures come before the reply codes: a relay answering STARTTLS with 500 has not
+    // refused a message, and a certificate that is not trusted stays so however often we ask.
+    if (/CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ALTNAME/.test(err?.originalCode ?? '')) {
+      return new ProviderError(
+        `the server's TLS certificate is not trusted (${reply}): if the relay uses a private CA, add its CA certificate to the journal config; no login or message was sent`,
+        { code: 'tls', retryable: false, cause: thrown },
+      );
+    }
+    if (err?.code === 'ETLS' && err.command === 'STARTTLS') {
+      return new ProviderError(
+        `the server did not start TLS (STARTTLS: ${reply}), which the journal config requires; no login or message was sent`,
+        { status, code: 'tls', retryable: false, cause: thrown },
+      );
+    }
     if (
       status === 535 ||
       status === 534 ||

@@ -13,6 +13,7 @@ RED.nodes.registerType('rc-smarsh-account', {
     from: { value: '', validate: address },
     to: { value: '', validate: address },
     maxMb: { value: 25, validate: RED.validators.number(true) },
+    ca: { value: '' },
   },
   credentials: {
     password: { type: 'password' },

@@ -12,6 +12,8 @@ interface SmarshDef extends NodeDef {
   from?: string;
   to?: string;
   maxMb?: string | number;
+  /** PEM CA certificate(s) to trust for the relay's certificate (a private CA); empty: the system's. */
+  ca?: string;
 }
 
 interface SmarshCredentials {
@@ -20,6 +22,7 @@ interface SmarshCredentials {
 }
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
@@ -33,6 +36,8 @@ export default function register(RED: RED): void {
       if (!ADDRESS.test(from) || !ADDRESS.test(to)) throw new Error(t('rc-smarsh-account.errors.addresses'));
       const maxMb = Number(def.maxMb) || 25;
       const security = def.security ?? 'starttls';
+      const ca = def.ca?.trim();
+      if (ca && !PEM_CERT.test(ca)) throw new Error(t('rc-smarsh-account.errors.ca'));
       return new SmarshStorage({
         host,
         port: Number(def.port) || (security === 'tls' ? 465 : 587),
@@ -43,6 +48,8 @@ export default function register(RED: RED): void {
         from,
         to,
         maxBytes: Math.round(maxMb * 1024 * 1024),
+        // Trusted for this relay in place of the public CAs (also when STARTTLS is only offered).
+        ...(ca ? { tls: { ca } } : {}),
       });
     });
   }

@@ -8,15 +8,27 @@ import { SMTPServer } from 'smtp-server';
  * real MTA ("250 OK id=…", 552 over SIZE, 535 for a wrong password), and can refuse the next
  * messages with a chosen reply.
  *
- * Plain text with AUTH allowed unencrypted: the loopback test needs no TLS, and smtp-server's
- * bundled certificate has expired while node:crypto cannot make a new X.509 certificate without
- * another library. STARTTLS is therefore not offered, so nodemailer does not try it.
+ * Without `tls` it speaks plain text with AUTH allowed unencrypted and does not offer STARTTLS
+ * (smtp-server's bundled certificate has expired). With `tls` (a certificate made for the test,
+ * see ./tls.ts) it offers STARTTLS and, like a real relay, refuses AUTH before it; with `secure`
+ * as well it speaks TLS from the first byte. Every AUTH, MAIL FROM and DATA is logged with
+ * whether the connection was encrypted at that point.
  */
 export interface FakeSmtpOptions {
   user?: string;
   pass?: string;
   /** Advertised SIZE; larger messages get 552 (default none). */
   sizeLimit?: number;
+  /** The server's certificate and key (PEM): STARTTLS is offered, AUTH only after it. */
+  tls?: { cert: string; key: string };
+  /** TLS from the first byte, as on port 465 (needs `tls`). */
+  secure?: boolean;
+}
+
+export interface FakeSmtpCommand {
+  command: 'AUTH' | 'MAIL FROM' | 'DATA';
+  /** The connection was under TLS when the command came. */
+  secure: boolean;
 }
 
 export interface FakeSmtp {
@@ -25,6 +37,8 @@ export interface FakeSmtp {
   messages: Buffer[];
   /** Envelope of each accepted message. */
   envelopes: Array<{ from: string; to: string[] }>;
+  /** AUTH, MAIL FROM and DATA as they came, accepted or not. */
+  commands: FakeSmtpCommand[];
   /** TCP connections accepted so far (a refused-before-sending item must open none). */
   readonly connections: number;
   /** AUTH attempts refused so far. */
@@ -44,15 +58,18 @@ export async function startSmtp(options: FakeSmtpOptions = {}): Promise<FakeSmtp
   const requireAuth = { user: options.user ?? 'journal-user', pass: options.pass ?? 'journal-pass' };
   const messages: Buffer[] = [];
   const envelopes: Array<{ from: string; to: string[] }> = [];
+  const commands: FakeSmtpCommand[] = [];
   let connections = 0;
   let authFailures = 0;
   let lastQueueId: string | undefined;
   let connectDelayMs = 0;
   let failures: { left: number; code: number; text: string } | undefined;
 
+  if (options.secure && !options.tls) throw new Error('a secure fake SMTP server needs tls');
   const server = new SMTPServer({
-    secure: false,
-    disabledCommands: ['STARTTLS'],
+    secure: options.secure ?? false,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : { disabledCommands: ['STARTTLS'] }),
+    // Let every AUTH reach onAuth, so one sent in clear text is logged (and refused there).
     allowInsecureAuth: true,
     authOptional: false,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -63,7 +80,14 @@ export async function startSmtp(options: FakeSmtpOptions = {}): Promise<FakeSmtp
       if (connectDelayMs > 0) setTimeout(() => callback(), connectDelayMs);
       else callback();
     },
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
+      commands.push({ command: 'AUTH', secure: session.secure });
+      if (options.tls && !session.secure) {
+        callback(
+          Object.assign(new Error('5.7.0 Must issue a STARTTLS command first'), { responseCode: 538 }),
+        );
+        return;
+      }
       if (auth.username === requireAuth.user && auth.password === requireAuth.pass) {
         callback(null, { user: auth.username });
         return;
@@ -72,7 +96,12 @@ export async function startSmtp(options: FakeSmtpOptions = {}): Promise<FakeSmtp
       const err = Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 });
       callback(err);
     },
+    onMailFrom(_address, session, callback) {
+      commands.push({ command: 'MAIL FROM', secure: session.secure });
+      callback();
+    },
     onData(stream, session, callback) {
+      commands.push({ command: 'DATA', secure: session.secure });
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -109,6 +138,7 @@ export async function startSmtp(options: FakeSmtpOptions = {}): Promise<FakeSmtp
     port,
     messages,
     envelopes,
+    commands,
     get connections() {
       return connections;
     },

@@ -10,6 +10,7 @@ import type { ArchiveItem } from '../../lib/items';
 import { ProviderError } from '../../lib/storage/retry';
 import { messageIdFor, SmarshStorage, type SmarshOptions } from '../../lib/storage/smarsh';
 import { parseMail, startSmtp, type FakeSmtp } from '../fakes/smtp';
+import { haveOpenssl, makeTestCertificates, type TestCertificates } from '../fakes/tls';
 
 const simpleParser = parseMail;
 
@@ -421,3 +422,141 @@ describe('SmarshStorage through nodemailer against an smtp-server journal', () =
     );
   });
 });
+
+describe(
+  'SmarshStorage over TLS (a private CA made for the test)',
+  { skip: !haveOpenssl() && 'needs the openssl CLI' },
+  () => {
+    const user = 'journal@example.com';
+    const pass = 'tls-s3cret-pass';
+    let certs: TestCertificates;
+    /** Offers STARTTLS and takes AUTH only after it. */
+    let starttls: FakeSmtp;
+    /** TLS from the first byte, as on port 465. */
+    let implicit: FakeSmtp;
+    /** Offers no STARTTLS at all (a relay with TLS switched off, or a downgrade in the path). */
+    let plain: FakeSmtp;
+    let spoolDir: string;
+    const opened: SmarshStorage[] = [];
+
+    before(async () => {
+      certs = makeTestCertificates();
+      [starttls, implicit, plain] = await Promise.all([
+        startSmtp({ user, pass, tls: certs }),
+        startSmtp({ user, pass, tls: certs, secure: true }),
+        startSmtp({ user, pass }),
+      ]);
+      spoolDir = mkdtempSync(path.join(tmpdir(), 'smarsh-tls-test-'));
+    });
+    after(async () => {
+      await Promise.all(opened.map((s) => s.close()));
+      await Promise.all([starttls, implicit, plain].map((s) => s?.close()));
+      rmSync(spoolDir, { recursive: true, force: true });
+    });
+    beforeEach(() => {
+      for (const s of [starttls, implicit, plain]) {
+        s.messages.length = 0;
+        s.commands.length = 0;
+      }
+    });
+
+    function storage(server: FakeSmtp, over: Partial<SmarshOptions>): SmarshStorage {
+      const s = new SmarshStorage({
+        host: '127.0.0.1',
+        port: server.port,
+        user,
+        password: pass,
+        from: 'archiver@customer.example',
+        to: 'journal-123@smarsh.example',
+        tempDir: spoolDir,
+        timeoutMs: 3000,
+        retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+        ...over,
+      });
+      opened.push(s);
+      return s;
+    }
+
+    /** What the server saw, in order, and whether it was encrypted then. */
+    const seen = (server: FakeSmtp) =>
+      server.commands.map((c) => `${c.command}${c.secure ? ' (TLS)' : ' (clear)'}`);
+
+    async function assertDelivered(server: FakeSmtp, data: Buffer) {
+      assert.equal(server.messages.length, 1);
+      const mail = await simpleParser(server.messages[0]);
+      assert.equal(sha256(mail.attachments[0].content), sha256(data));
+      // The password and the recording only ever crossed under TLS.
+      assert.deepEqual(seen(server), ['AUTH (TLS)', 'MAIL FROM (TLS)', 'DATA (TLS)']);
+    }
+
+    it('STARTTLS required, the CA trusted: delivered, and the server saw TLS before AUTH', async () => {
+      const data = randomBytes(20_000);
+      await storage(starttls, { requireTLS: true, tls: { ca: certs.ca } }).put('tls/a.mp3', pieces(data), {
+        item: recordingItem(),
+      });
+      await assertDelivered(starttls, data);
+    });
+
+    it('implicit TLS (secure), the CA trusted: delivered', async () => {
+      const data = randomBytes(20_000);
+      await storage(implicit, { secure: true, tls: { ca: certs.ca } }).put('tls/b.mp3', pieces(data), {
+        item: recordingItem(),
+      });
+      await assertDelivered(implicit, data);
+    });
+
+    it('STARTTLS required but not offered: the item fails clearly, and no login or mail went in clear text', async () => {
+      const retries: unknown[] = [];
+      const s = storage(plain, {
+        requireTLS: true,
+        tls: { ca: certs.ca },
+        retry: { attempts: 3, baseDelayMs: 10, onRetry: (e) => retries.push(e) },
+      });
+      for (const attempt of [
+        () => s.put('tls/c.mp3', pieces(Buffer.from('secret')), { item: recordingItem() }),
+        () => s.check(),
+      ]) {
+        await assert.rejects(attempt(), (err: unknown) => {
+          assert.ok(err instanceof ProviderError);
+          assert.equal(err.retryable, false);
+          assert.match(
+            err.message,
+            /the server did not start TLS \(STARTTLS: 5\d\d .*\), which the journal config requires; no login or message was sent/,
+          );
+          return true;
+        });
+      }
+      assert.deepEqual(retries, []);
+      assert.deepEqual(seen(plain), []);
+      assert.equal(plain.messages.length, 0);
+    });
+
+    it('a certificate from a CA not given: a clear certificate error, not retried, and nothing sent', async () => {
+      for (const [server, over] of [
+        [starttls, { requireTLS: true }],
+        [implicit, { secure: true }],
+      ] as const) {
+        const retries: unknown[] = [];
+        const s = storage(server, {
+          ...over,
+          retry: { attempts: 3, baseDelayMs: 10, onRetry: (e) => retries.push(e) },
+        });
+        await assert.rejects(
+          s.put('tls/d.mp3', pieces(Buffer.from('secret')), { item: recordingItem() }),
+          (err: unknown) => {
+            assert.ok(err instanceof ProviderError);
+            assert.equal(err.retryable, false);
+            assert.match(
+              err.message,
+              /the server's TLS certificate is not trusted \(.*certificate.*\): if the relay uses a private CA, add its CA certificate to the journal config; no login or message was sent/,
+            );
+            return true;
+          },
+        );
+        assert.deepEqual(retries, []);
+        assert.deepEqual(seen(server), []);
+        assert.equal(server.messages.length, 0);
+      }
+    });
+  },
+);
