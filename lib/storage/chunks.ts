@@ -52,6 +52,39 @@ export class ChunkReader {
     return chunk;
   }
 
+  /**
+   * Like next(), but copies the bytes into `target` (up to its length) and returns the filled part
+   * of it, so an upload can reuse one buffer for every part. Fresh part-sized buffers live through
+   * a request, get promoted to V8's old space and stay until a full collection: several parts of
+   * garbage at any time. The caller must be done with the previous part before asking again.
+   */
+  async readInto(target: Buffer): Promise<Buffer | undefined> {
+    if (target.length === 0) throw new RangeError('target buffer must not be empty');
+    let filled = 0;
+    while (filled < target.length) {
+      if (this.carry.length === 0) {
+        if (this.ended) break;
+        const { value, done } = await this.iterator.next();
+        if (done) {
+          this.ended = true;
+          break;
+        }
+        this.carry.push(value);
+        this.carried += value.length;
+        continue;
+      }
+      const head = this.carry[0];
+      const n = head.copy(target, filled, 0, Math.min(head.length, target.length - filled));
+      filled += n;
+      this.carried -= n;
+      if (n === head.length) this.carry.shift();
+      else this.carry[0] = head.subarray(n);
+    }
+    if (filled === 0 && this.ended && this.handedOut > 0) return undefined;
+    this.handedOut++;
+    return target.subarray(0, filled);
+  }
+
   /** True once the stream has ended and nothing is left to hand out. */
   get done(): boolean {
     return this.ended && this.carried === 0;

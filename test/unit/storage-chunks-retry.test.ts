@@ -59,6 +59,42 @@ describe('ChunkReader', () => {
     assert.ok(handedOut.length < 2, 'the short last chunk is never handed out');
   });
 
+  it('readInto fills one reused buffer, mixed with isLast, and fails a short stream before its last part', async () => {
+    const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
+    const pieces = [data.subarray(0, 5000), data.subarray(5000, 5001), data.subarray(5001)];
+    const reader = new ChunkReader(Readable.from(pieces), 4096, data.length);
+    const target = Buffer.alloc(4096);
+    const chunks: Buffer[] = [];
+    for (let c = await reader.readInto(target); c; c = await reader.readInto(target)) {
+      assert.equal(c.buffer, target.buffer, 'the bytes are in the given buffer');
+      chunks.push(Buffer.from(c));
+      if (chunks.length === 2) assert.equal(await reader.isLast(), false);
+    }
+    assert.deepEqual(
+      chunks.map((c) => c.length),
+      [4096, 4096, 1808],
+    );
+    assert.deepEqual(Buffer.concat(chunks), data);
+    assert.equal(reader.sha256, sha256(data));
+    assert.equal(await reader.isLast(), true);
+
+    const empty = new ChunkReader(Readable.from([]), 4);
+    assert.equal((await empty.readInto(Buffer.alloc(4)))?.length, 0, 'one empty part for an empty stream');
+    assert.equal(await empty.readInto(Buffer.alloc(4)), undefined);
+
+    const short = new ChunkReader(Readable.from([Buffer.alloc(6)]), 4, 10);
+    const handedOut: number[] = [];
+    await assert.rejects(async () => {
+      for (
+        let c = await short.readInto(target.subarray(0, 4));
+        c;
+        c = await short.readInto(target.subarray(0, 4))
+      )
+        handedOut.push(c.length);
+    }, /length mismatch/);
+    assert.ok(handedOut.length < 2, 'the short last part is never handed out');
+  });
+
   it('passes on the error of a stream that breaks off', async () => {
     const body = new Readable({ read() {} });
     body.push(Buffer.alloc(3));
