@@ -4,7 +4,7 @@
 // files with the right bytes, ledger rows with the right status, and a revoked account that
 // fails items clearly and leaves them retryable.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import { startFakeDropbox } from '../fakes/dropbox';
 import { startFakeDrive, type FakeDrive } from '../fakes/gdrive';
 import { startS3 } from '../fakes/s3';
 import { parseMail, startSmtp } from '../fakes/smtp';
+import { haveOpenssl, makeTestCertificates } from '../fakes/tls';
 import { startSimulator, type Simulator } from '../sim/index';
 import { readLedger, until } from '../support/e2e';
 import { createHelper } from '../support/helper';
@@ -111,6 +112,50 @@ async function boxProvider(): Promise<Provider> {
   };
 }
 
+/** Box with a JWT app: its config JSON pasted into the account; the enterprise admin revokes it. */
+async function boxJwtProvider(): Promise<Provider> {
+  const fake = await startFakeBox();
+  const passphrase = randomBytes(12).toString('hex');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
+  });
+  const jwtConfig = JSON.stringify(
+    {
+      boxAppSettings: {
+        clientID: fake.clientId,
+        clientSecret: fake.clientSecret,
+        appAuth: { publicKeyID: fake.addPublicKey(publicKey), privateKey, passphrase },
+      },
+      enterpriseID: fake.enterpriseId,
+    },
+    null,
+    2,
+  );
+  return {
+    sinkType: 'rc-box-sink',
+    accountType: 'rc-box-account',
+    account: () => ({
+      def: { authMode: 'jwt', rootPath: 'Archive', endpoint: fake.url },
+      credentials: { jwtConfig },
+    }),
+    files: () => below(fake.files(), 'Archive/'),
+    revoke: () => {
+      fake.authorizeApp(false);
+      fake.revokeTokens();
+    },
+    // The admin authorizes the app again; the same config works.
+    reconnect: () => {
+      fake.authorizeApp(true);
+      return { jwtConfig };
+    },
+    sidecars: true,
+    authError: /Box refused the credentials \(unauthorized_client\).*reconnect/,
+    close: () => fake.close(),
+  };
+}
+
 async function s3Provider(): Promise<Provider> {
   const fake = await startS3();
   const credentials = { accessKeyId: fake.accessKeyId, secretAccessKey: fake.secretAccessKey };
@@ -153,8 +198,13 @@ async function s3Provider(): Promise<Provider> {
   };
 }
 
-async function smarshProvider(): Promise<Provider> {
-  const fake = await startSmtp();
+/**
+ * Smarsh journaling; with `privateCa`, over STARTTLS to a relay whose certificate a private CA
+ * issued, the CA pasted into the journal config.
+ */
+async function smarshProvider(privateCa = false): Promise<Provider> {
+  const certs = privateCa ? makeTestCertificates() : undefined;
+  const fake = await startSmtp(certs ? { tls: certs } : {});
   let snapshot = new Map<string, Buffer>();
   let credentials = { password: fake.requireAuth.pass };
   return {
@@ -164,7 +214,8 @@ async function smarshProvider(): Promise<Provider> {
       def: {
         host: '127.0.0.1',
         port: fake.port,
-        security: 'none',
+        security: certs ? 'starttls' : 'none',
+        ...(certs ? { ca: certs.ca } : {}),
         user: fake.requireAuth.user,
         from: 'archiver@example.com',
         to: 'journal@smarsh.example',
@@ -183,6 +234,11 @@ async function smarshProvider(): Promise<Provider> {
     close: () => fake.close(),
     // One e-mail per item: the archive path is in its body, the file is its attachment.
     async refresh() {
+      if (certs)
+        assert.ok(
+          fake.commands.every((c) => c.secure),
+          'every login and message went under TLS',
+        );
       const next = new Map<string, Buffer>();
       for (const raw of fake.messages) {
         const mail = await parseMail(raw);
@@ -199,10 +255,13 @@ async function smarshProvider(): Promise<Provider> {
 const providers: Array<[string, () => Promise<Provider>]> = [
   ['Dropbox', dropboxProvider],
   ['Box', boxProvider],
+  ['Box (JWT app)', boxJwtProvider],
   ['Google Drive', driveProvider],
   ['S3', s3Provider],
-  ['Smarsh', smarshProvider],
+  ['Smarsh', () => smarshProvider()],
 ];
+// The certificates are made with the openssl CLI at test time.
+if (haveOpenssl()) providers.push(['Smarsh (STARTTLS, private CA)', () => smarshProvider(true)]);
 
 describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
   let sim: Simulator;
