@@ -78,6 +78,10 @@ export interface RED {
   };
   auth: { needsPermission(permission: string): Handler };
   events: EventEmitter;
+  /** Node-RED gives plugins and nodes these; optional so that test harnesses need not fake them. */
+  plugins?: { registerPlugin(id: string, definition: { type?: string; [key: string]: unknown }): void };
+  /** Sends to every connected editor that subscribed to the topic. */
+  comms?: { publish(topic: string, data: unknown, retain?: boolean): void };
   _(key: string, substitutions?: Record<string, unknown>): string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
