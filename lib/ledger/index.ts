@@ -76,7 +76,7 @@ interface LogDbRow {
 }
 
 const LOG_COLUMNS =
-  'rowid AS rid, key, kind, status, owner, from_party, to_parties, created_at, archived_at, storage, path, ' +
+  'id AS rid, key, kind, status, owner, from_party, to_parties, created_at, archived_at, storage, path, ' +
   'bytes, sha256, sink, attempts, last_error, retries, retry_at, retry_node, source, updated_at';
 
 /** Page sizes the log serves in one query; the sidebar offers 25, 50 and 100. */
@@ -110,7 +110,9 @@ function toLogRow(r: LogDbRow): LogRow {
 }
 
 const ITEM_COLUMNS =
-  'key, kind, status, attempts, last_error, receipt, item, source, sink, first_seen_at, updated_at';
+  'i.key, i.kind, i.status, i.attempts, i.last_error, d.receipt, d.item, i.source, i.sink, i.first_seen_at, i.updated_at';
+/** Items with their JSON (the log's own queries read `items` alone). */
+const ITEMS_WITH_DATA = 'items i JOIN item_data d ON d.id = i.id';
 
 function truncate(text: string, max = MAX_ERROR_LENGTH): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -163,17 +165,21 @@ function describeReceipt(receipt: Receipt): string {
 function prepareStatements(db: Database) {
   return {
     insertItem: db.prepare(`
-      INSERT INTO items (key, kind, status, attempts, item, source, created_at, owner, from_party, to_parties,
+      INSERT INTO items (key, kind, status, attempts, source, created_at, owner, from_party, to_parties,
                          search, first_seen_at, updated_at)
-      VALUES (@key, @kind, 'Pending', 0, @item, @source, @createdAt, @owner, @from, @to, @search, @at, @at)
-      ON CONFLICT (key) DO NOTHING`),
-    getItem: db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE key = ?`),
+      VALUES (@key, @kind, 'Pending', 0, @source, @createdAt, @owner, @from, @to, @search, @at, @at)
+      ON CONFLICT (key) DO NOTHING RETURNING id`),
+    insertData: db.prepare(`INSERT INTO item_data (id, item) VALUES (@id, @item)`),
+    setReceipt: db.prepare(
+      `UPDATE item_data SET receipt = @receipt WHERE id = (SELECT id FROM items WHERE key = @key)`,
+    ),
+    getItem: db.prepare(`SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} WHERE i.key = ?`),
     attempt: db.prepare(`
       UPDATE items SET attempts = attempts + 1, sink = @sink, updated_at = @at,
         status = CASE status WHEN 'Failed' THEN 'Pending' WHEN 'Lost' THEN 'Pending' ELSE status END
       WHERE key = @key RETURNING status, kind`),
     archived: db.prepare(`
-      UPDATE items SET status = 'Archived', receipt = @receipt, last_error = NULL, sink = @sink,
+      UPDATE items SET status = 'Archived', last_error = NULL, sink = @sink,
         attempts = MAX(attempts, 1), updated_at = @at,
         archived_at = @archivedAt, storage = @storage, path = @path, bytes = @bytes, sha256 = @sha256,
         retries = 0, retry_at = NULL
@@ -193,10 +199,10 @@ function prepareStatements(db: Database) {
       `SELECT id, key, at, event, status, source, sink, message FROM events WHERE key = ? ORDER BY id`,
     ),
     pendingAll: db.prepare(
-      `SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' ORDER BY created_at, rowid`,
+      `SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} WHERE i.status = 'Pending' ORDER BY i.created_at, i.id`,
     ),
     pendingOf: db.prepare(
-      `SELECT ${ITEM_COLUMNS} FROM items WHERE status = 'Pending' AND source = ? ORDER BY created_at, rowid`,
+      `SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} WHERE i.status = 'Pending' AND i.source = ? ORDER BY i.created_at, i.id`,
     ),
     countsAll: db.prepare(`SELECT status, COUNT(*) AS n FROM items GROUP BY status`),
     countsOf: db.prepare(`SELECT status, COUNT(*) AS n FROM items WHERE source = ? GROUP BY status`),
@@ -427,7 +433,7 @@ export class Ledger implements LogLedger {
     const direction = q.order === 'oldest' ? 'ASC' : 'DESC';
     const rows = this.c.db
       .prepare(
-        `SELECT ${ITEM_COLUMNS} FROM items ${where} ORDER BY created_at ${direction}, rowid ${direction} LIMIT @limit OFFSET @offset`,
+        `SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} ${where} ORDER BY i.created_at ${direction}, i.id ${direction} LIMIT @limit OFFSET @offset`,
       )
       .all({ ...params, limit, offset }) as ItemDbRow[];
     return rows.map(toRow);
@@ -482,29 +488,96 @@ export class Ledger implements LogLedger {
   page(filter: LogFilter, page: number, pageSize: number): LogPage {
     const size = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 25));
     const number = Math.max(1, Math.floor(page) || 1);
+    const offset = (number - 1) * size;
     const { where, params } = this.filters(filter);
     const db = this.c.db;
-    const total = (db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number }).n;
-    // The page's rowids come from the index alone, so a deep OFFSET skips index entries, not rows.
+    const days = this.dayCounts(filter);
+    let total: number;
+    // Rows newer than the page's first day need no reading: the OFFSET skips index entries of one
+    // day at most, however deep the page.
+    let upper: string | undefined;
+    let skip = offset;
+    if (days) {
+      total = days.reduce((sum, d) => sum + d.n, 0);
+      for (const d of days) {
+        if (skip < d.n) {
+          upper = `${d.day}~`; // after every created_at of that day, before the next day's
+          break;
+        }
+        skip -= d.n;
+      }
+      if (upper === undefined) return { rows: [], total, page: number, pageSize: size };
+    } else {
+      total = (db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number }).n;
+    }
+    const bounded = upper === undefined ? where : `${where ? `${where} AND` : 'WHERE'} created_at < @upper`;
     const rows = db
       .prepare(
-        `SELECT ${LOG_COLUMNS} FROM items WHERE rowid IN (
-           SELECT rowid FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit OFFSET @offset)
-         ORDER BY created_at DESC, rowid DESC`,
+        `SELECT ${LOG_COLUMNS} FROM items WHERE id IN (
+           SELECT id FROM items ${bounded} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset)
+         ORDER BY created_at DESC, id DESC`,
       )
-      .all({ ...params, limit: size, offset: (number - 1) * size }) as LogDbRow[];
+      .all({ ...params, upper, limit: size, offset: skip }) as LogDbRow[];
     return { rows: rows.map(toLogRow), total, page: number, pageSize: size };
+  }
+
+  /**
+   * How many items of the filter each UTC day holds, newest day first, from item_counts; the days
+   * the range cuts are counted exactly from the index. Undefined for a text filter, which only a
+   * scan can count.
+   */
+  private dayCounts(filter: LogFilter): Array<{ day: string; n: number }> | undefined {
+    if (filter.text && filter.text.trim()) return undefined;
+    const since = filter.since ? isoOrSame(filter.since) : undefined;
+    const until = filter.until ? isoOrSame(filter.until) : undefined;
+    const clauses: string[] = [];
+    const params: Record<string, string> = {};
+    if (filter.kind) {
+      clauses.push('kind = @kind');
+      params.kind = filter.kind;
+    }
+    if (filter.status) {
+      clauses.push('status = @status');
+      params.status = filter.status;
+    }
+    if (since) {
+      clauses.push('day >= @sinceDay');
+      params.sinceDay = since.slice(0, 10);
+    }
+    if (until) {
+      clauses.push('day <= @untilDay');
+      params.untilDay = until.slice(0, 10);
+    }
+    const db = this.c.db;
+    const days = db
+      .prepare(
+        `SELECT day, SUM(n) AS n FROM item_counts ${clauses.length ? `WHERE ${clauses.join(' AND ')}` : ''}
+         GROUP BY day HAVING SUM(n) > 0 ORDER BY day DESC`,
+      )
+      .all(params) as Array<{ day: string; n: number }>;
+    const { where, params: exact } = this.filters(filter);
+    const cut = db.prepare(
+      `SELECT COUNT(*) AS n FROM items ${where ? `${where} AND` : 'WHERE'} created_at >= @dayStart AND created_at < @dayEnd`,
+    );
+    for (const d of days) {
+      const cutBySince =
+        since !== undefined && d.day === since.slice(0, 10) && since > `${d.day}T00:00:00.000Z`;
+      const cutByUntil = until !== undefined && d.day === until.slice(0, 10);
+      if (cutBySince || cutByUntil)
+        d.n = (cut.get({ ...exact, dayStart: d.day, dayEnd: `${d.day}~` }) as { n: number }).n;
+    }
+    return days.filter((d) => d.n > 0);
   }
 
   *iterate(filter: LogFilter, batchSize = DEFAULT_BATCH): IterableIterator<LogRow> {
     const { where, params } = this.filters(filter);
     const limit = Math.max(1, Math.floor(batchSize));
-    const after = `${where ? `${where} AND` : 'WHERE'} (created_at, rowid) < (@lastCreated, @lastRid)`;
+    const after = `${where ? `${where} AND` : 'WHERE'} (created_at, id) < (@lastCreated, @lastRid)`;
     const first = this.c.db.prepare(
-      `SELECT ${LOG_COLUMNS} FROM items ${where} ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+      `SELECT ${LOG_COLUMNS} FROM items ${where} ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
     const next = this.c.db.prepare(
-      `SELECT ${LOG_COLUMNS} FROM items ${after} ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+      `SELECT ${LOG_COLUMNS} FROM items ${after} ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
     let batch = first.all({ ...params, limit }) as LogDbRow[];
     while (batch.length) {
@@ -569,10 +642,9 @@ export class Ledger implements LogLedger {
       .filter((v): v is string => typeof v === 'string' && v !== '')
       .join('\n')
       .toLowerCase();
-    const result = s.insertItem.run({
+    const inserted = s.insertItem.get({
       key: item.key,
       kind: item.kind,
-      item: JSON.stringify(item),
       source: source ?? null,
       createdAt: isoOrSame(String(item.createdAt ?? '')),
       owner: item.ownerName ?? null,
@@ -581,7 +653,8 @@ export class Ledger implements LogLedger {
       search,
       at,
     });
-    if (result.changes === 0) return false;
+    if (!inserted) return false;
+    s.insertData.run({ id: (inserted as { id: number }).id, item: JSON.stringify(item) });
     s.insertEvent.run({
       key: item.key,
       at,
@@ -613,6 +686,7 @@ export class Ledger implements LogLedger {
         if (item) this.insert(item, undefined, at);
         const updated = statement.get({ ...params, key, at }) as
           { status: ItemStatus; kind: string } | undefined;
+        if (updated && event === 'Archived') c.s.setReceipt.run({ key, receipt: params.receipt });
         c.s.insertEvent.run({
           key,
           at,

@@ -88,30 +88,96 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       CREATE INDEX items_kind_created ON items (kind, created_at);
     `);
   },
-  // 3: the archive log. What the sidebar shows and filters on gets columns of its own (File
-  // Archived, storage, path, bytes, hash) so a page never parses JSON; rc-retry's schedule lives
-  // here so that it survives a restart. Indexes serve every filter combination of the sidebar
-  // (kind, status, File Created range; newest first, rowid breaking ties) and the retry timer.
+  // 3: the archive log at scale. What the sidebar shows and filters on gets columns of its own
+  // (File Archived, storage, path, bytes, hash) while the item and receipt JSON move to item_data:
+  // a page or a CSV export of a million rows then reads small rows and never parses JSON. The id
+  // is explicit so that it stays stable (VACUUM may renumber an implicit rowid). item_counts
+  // keeps, per UTC day, data type and status, how many items there are (kept by triggers), so the
+  // sidebar's totals and deep pages need no scan of a million index entries. rc-retry's schedule
+  // lives here so that it survives a restart.
   (db) => {
     db.exec(`
-      ALTER TABLE items ADD COLUMN archived_at TEXT;
-      ALTER TABLE items ADD COLUMN storage     TEXT;
-      ALTER TABLE items ADD COLUMN path        TEXT;
-      ALTER TABLE items ADD COLUMN bytes       INTEGER;
-      ALTER TABLE items ADD COLUMN sha256      TEXT;
-      ALTER TABLE items ADD COLUMN retries     INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE items ADD COLUMN retry_at    TEXT;
-      ALTER TABLE items ADD COLUMN retry_node  TEXT;
-      UPDATE items SET
-        archived_at = json_extract(receipt, '$.archivedAt'),
-        storage     = json_extract(receipt, '$.provider'),
-        path        = json_extract(receipt, '$.path'),
-        bytes       = json_extract(receipt, '$.bytes'),
-        sha256      = json_extract(receipt, '$.sha256')
-      WHERE receipt IS NOT NULL;
+      CREATE TABLE items_v3 (
+        id            INTEGER PRIMARY KEY,
+        key           TEXT NOT NULL UNIQUE,
+        kind          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('Pending', 'Archived', 'Failed', 'Lost')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        source        TEXT,
+        sink          TEXT,
+        created_at    TEXT NOT NULL,
+        owner         TEXT,
+        from_party    TEXT,
+        to_parties    TEXT,
+        search        TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        archived_at   TEXT,            -- File Archived (the receipt's archivedAt)
+        storage       TEXT,            -- the receipt's provider
+        path          TEXT,
+        bytes         INTEGER,
+        sha256        TEXT,
+        retries       INTEGER NOT NULL DEFAULT 0,  -- automatic retries sent or scheduled
+        retry_at      TEXT,            -- the next automatic retry, NULL when none is due
+        retry_node    TEXT             -- the rc-retry node that schedules it
+      );
+      INSERT INTO items_v3 (id, key, kind, status, attempts, last_error, source, sink, created_at, owner,
+                            from_party, to_parties, search, first_seen_at, updated_at,
+                            archived_at, storage, path, bytes, sha256)
+        SELECT rowid, key, kind, status, attempts, last_error, source, sink, created_at, owner,
+               from_party, to_parties, search, first_seen_at, updated_at,
+               json_extract(receipt, '$.archivedAt'), json_extract(receipt, '$.provider'),
+               json_extract(receipt, '$.path'), json_extract(receipt, '$.bytes'), json_extract(receipt, '$.sha256')
+        FROM items ORDER BY rowid;
+      CREATE TABLE item_data (
+        id      INTEGER PRIMARY KEY,   -- items.id
+        item    TEXT NOT NULL,         -- ArchiveItem as JSON
+        receipt TEXT                   -- Receipt as JSON
+      );
+      INSERT INTO item_data (id, item, receipt) SELECT rowid, item, receipt FROM items ORDER BY rowid;
+      DROP TABLE items;
+      ALTER TABLE items_v3 RENAME TO items;
+
+      CREATE INDEX items_status_created ON items (status, created_at);
+      CREATE INDEX items_source_status_created ON items (source, status, created_at);
+      CREATE INDEX items_created ON items (created_at);
+      CREATE INDEX items_kind_created ON items (kind, created_at);
       CREATE INDEX items_kind_status_created ON items (kind, status, created_at);
       CREATE INDEX items_retry ON items (retry_node, retry_at) WHERE retry_at IS NOT NULL;
       CREATE INDEX items_retry_node_status ON items (retry_node, status) WHERE retry_node IS NOT NULL;
+
+      CREATE TRIGGER items_delete_data AFTER DELETE ON items BEGIN
+        DELETE FROM item_data WHERE id = old.id;
+      END;
+
+      CREATE TABLE item_counts (
+        day    TEXT NOT NULL,          -- substr(created_at, 1, 10): the UTC day
+        kind   TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (day, kind, status)
+      ) WITHOUT ROWID;
+      INSERT INTO item_counts (day, kind, status, n)
+        SELECT substr(created_at, 1, 10), kind, status, COUNT(*) FROM items GROUP BY 1, 2, 3;
+      CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN
+        INSERT OR IGNORE INTO item_counts VALUES (substr(new.created_at, 1, 10), new.kind, new.status, 0);
+        UPDATE item_counts SET n = n + 1
+          WHERE day = substr(new.created_at, 1, 10) AND kind = new.kind AND status = new.status;
+      END;
+      CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN
+        UPDATE item_counts SET n = n - 1
+          WHERE day = substr(old.created_at, 1, 10) AND kind = old.kind AND status = old.status;
+      END;
+      CREATE TRIGGER items_count_update AFTER UPDATE OF status, kind, created_at ON items
+        WHEN old.status IS NOT new.status OR old.kind IS NOT new.kind OR old.created_at IS NOT new.created_at
+      BEGIN
+        UPDATE item_counts SET n = n - 1
+          WHERE day = substr(old.created_at, 1, 10) AND kind = old.kind AND status = old.status;
+        INSERT OR IGNORE INTO item_counts VALUES (substr(new.created_at, 1, 10), new.kind, new.status, 0);
+        UPDATE item_counts SET n = n + 1
+          WHERE day = substr(new.created_at, 1, 10) AND kind = new.kind AND status = new.status;
+      END;
     `);
   },
 ];
