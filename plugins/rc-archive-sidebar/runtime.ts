@@ -1,6 +1,7 @@
+import type { Writable } from 'node:stream';
 import { archiveEvents } from '../../lib/bus';
-import { CSV_BOM, logCsvHeader, logCsvRecord } from '../../lib/csv';
 import type { LogFilter, LogLedger } from '../../lib/ledger/types';
+import { writeLogCsv } from '../../lib/log-export';
 import { manualRetry } from '../../lib/retry';
 import { translator, type Translate } from '../../nodes/shared/i18n';
 import { openLedger } from '../../nodes/shared/ledger';
@@ -14,8 +15,6 @@ import { BadRequest, parseFilter, parsePaging, parseRetryKeys } from './params';
 const LIVE_INTERVAL_MS = 500;
 /** Keys per live message: the sidebar only reloads its page, so beyond this the count is enough. */
 const LIVE_MAX_KEYS = 200;
-/** CSV text is written in chunks of about this many characters (fewer writes than one per row). */
-const CSV_CHUNK = 64 * 1024;
 
 /** What the routes use of Express's request and response; Node-RED's admin app is Express. */
 interface Request {
@@ -30,11 +29,8 @@ interface Response {
   json(body: unknown): void;
   setHeader(name: string, value: string): void;
   removeHeader(name: string): void;
-  write(chunk: string): boolean;
-  end(chunk?: string): void;
+  end(): void;
   destroy(err?: Error): void;
-  once(event: 'drain' | 'close', listener: () => void): void;
-  off(event: 'drain' | 'close', listener: () => void): void;
 }
 type Handler = Parameters<RED['httpAdmin']['get']>[1];
 
@@ -114,51 +110,19 @@ function fail(res: Response, err: unknown, t: Translate): void {
 }
 
 /**
- * The CSV of exactly this filter, read from the ledger in batches and written as the client takes
- * it: when the socket's buffer is full the loop waits for 'drain', and a client that goes away stops
+ * The CSV of exactly this filter, streamed by writeLogCsv: rows come from the ledger in batches and
+ * are written as the client takes them (it waits for 'drain'), and a client that goes away stops
  * it, so memory stays flat for a million rows.
  */
 async function streamCsv(ledger: LogLedger, filter: LogFilter, res: Response): Promise<void> {
-  const rows = ledger.iterate(filter);
-  let gone = false;
-  const onClose = () => {
-    gone = !res.writableEnded;
-  };
-  res.once('close', onClose);
   const date = new Date().toISOString().slice(0, 10);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="rc-archive-log-${date}.csv"`);
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.status(200);
-  try {
-    let chunk = CSV_BOM + logCsvHeader();
-    for (const row of rows) {
-      chunk += logCsvRecord(row);
-      if (chunk.length < CSV_CHUNK) continue;
-      const more = res.write(chunk);
-      chunk = '';
-      if (!more) await drained(res);
-      if (gone || res.destroyed) return;
-    }
-    res.end(chunk);
-  } finally {
-    res.off('close', onClose);
-    // Ends the ledger's iterator when the loop stopped early (client gone, error).
-    rows.return?.();
-  }
-}
-
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
+  await writeLogCsv(ledger, filter, res as unknown as Writable);
+  if (!res.destroyed && !res.writableEnded) res.end();
 }
 
 /**
