@@ -2,17 +2,21 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
+  type CompletedPart,
   type HeadObjectCommandOutput,
   type PutObjectCommandInput,
   type S3ClientConfig,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
@@ -20,9 +24,9 @@ import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOpti
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 /**
- * Amazon S3 and S3-compatible stores (MinIO, Wasabi, Backblaze B2, s3rver). Bodies go through
- * lib-storage's Upload: one PutObject when the file fits in a part, else a multipart upload with at
- * most `queueSize` parts in flight. Content is written with `If-None-Match: *`, so an object is never
+ * Amazon S3 and S3-compatible stores (MinIO, Wasabi, Backblaze B2, s3rver). A body goes in one
+ * PutObject when it fits in a part, else in a multipart upload with at most `queueSize` parts in
+ * flight. Content is written with `If-None-Match: *`, so an object is never
  * replaced; our SHA-256 travels in the object's metadata so a later put can tell an identical
  * object from a different one with a HEAD.
  */
@@ -32,6 +36,8 @@ const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
 const DEFAULT_PART = 5 * MiB;
 const DEFAULT_QUEUE = 1;
+/** S3's limit of parts in one multipart upload. */
+const MAX_PARTS = 10_000;
 /** Metadata names (sent as x-amz-meta-sha256 / x-amz-meta-part-size). */
 const META_SHA256 = 'sha256';
 const META_PART_SIZE = 'part-size';
@@ -66,7 +72,7 @@ export interface S3StorageOptions {
   legalHold?: boolean;
   /** Bytes per part (default 5 MiB, the smallest S3 allows, to keep memory low); files up to this size go in one PutObject. */
   partSize?: number;
-  /** Parts in flight at once (default 1: a 1 GiB upload stays under 200 MB, see BENCHMARKS.md); memory is about partSize × (queueSize + 2). */
+  /** Parts in flight at once (default 1: a 1 GiB upload stays under 200 MB, see BENCHMARKS.md); memory is about partSize × (queueSize + 1). */
   queueSize?: number;
   retry?: Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'onRetry'>;
 }
@@ -209,6 +215,14 @@ class PartDigests {
       at += take;
       if (this.inPart === this.partSize) this.closePart();
     }
+  }
+
+  /** Hashes one whole part (the upload hands parts over exactly) and returns its SHA-256. */
+  addPart(buf: Buffer): Buffer {
+    if (this.inPart !== 0) throw new Error('a part is still being hashed');
+    this.update(buf);
+    if (this.inPart > 0) this.closePart(); // the last, shorter part
+    return this.shas[this.shas.length - 1];
   }
 
   private closePart(): void {
@@ -499,67 +513,137 @@ export class S3Storage implements StorageAdapter {
   }
 
   /**
-   * Sends the body with lib-storage's Upload. The body is read in parts of `partSize` (ChunkReader,
-   * which also hashes); a body of one part goes in one PutObject with its SHA-256 in the metadata,
-   * a longer one as a multipart upload whose parts each carry an x-amz-checksum-sha256 S3 verifies.
-   * Errors carry the digests (`digests`) once the body was read to its end.
+   * Sends the body: one PutObject with its SHA-256 in the metadata when it fits in a part, else a
+   * multipart upload whose parts each carry an x-amz-checksum-sha256 S3 verifies. Parts are read
+   * (ChunkReader.readInto, which also hashes) into a few buffers used over and over: `queueSize`
+   * in flight and one being filled meanwhile. Fresh part-sized buffers (lib-storage's Upload made
+   * two per part) outlive their request and pile up in V8's old space until a full collection.
+   * Our SHA-256 of each part goes with it, so the SDK does not hash it again. A failed multipart
+   * upload is aborted, so no parts are left behind. Errors carry the digests (`digests`) once the
+   * body was read to its end.
    */
   private async upload(key: string, body: Readable, options: PutOptions, guarded: boolean): Promise<Digests> {
     const { signal, expectedBytes } = options;
     const reader = new ChunkReader(body, this.partSize, expectedBytes);
     const parts = new PartDigests(this.partSize);
+    const send = { abortSignal: signal };
     let digests: Digests | undefined;
-    let feed: Readable | undefined;
-    const onAbort = () => {
-      const reason = signal?.reason instanceof Error ? signal.reason : abortError();
-      reader.destroy(reason);
-      feed?.destroy(reason);
-    };
+    let uploadId: string | undefined;
+    const inFlight: Array<Promise<void>> = [];
+    const onAbort = () => reader.destroy(signal?.reason instanceof Error ? signal.reason : abortError());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const first = (await reader.next())!;
-      parts.update(first);
-      const single = await reader.isLast();
-      const params: PutObjectCommandInput = {
+      const params = {
         Bucket: this.bucket,
         Key: key,
         ContentType: options.contentType || 'application/octet-stream',
-        ChecksumAlgorithm: 'SHA256',
+        ChecksumAlgorithm: 'SHA256' as const,
         StorageClass: this.storageClass,
-        ...(guarded ? { IfNoneMatch: '*' } : {}),
         ...this.lockParams(),
       };
-      if (single) {
+      const guard = guarded ? { IfNoneMatch: '*' } : {};
+      // A body known to be small gets a buffer of its size (at least 1 byte: readInto needs room).
+      let buffer: Buffer = Buffer.allocUnsafe(
+        Math.max(1, Math.min(this.partSize, expectedBytes ?? this.partSize)),
+      );
+      let part = (await reader.readInto(buffer))!;
+      if (await reader.isLast()) {
+        parts.update(part);
         digests = parts.finish(reader.bytes, reader.sha256);
-        params.Body = first;
-        params.Metadata = { [META_SHA256]: digests.sha256 };
-      } else {
-        // The SHA-256 of the whole is unknown when the upload starts; the part size lets a later
-        // put recompute the composite checksum / ETag S3 reports for it.
-        params.Metadata = { [META_PART_SIZE]: String(this.partSize) };
-        const chunks = async function* () {
-          yield first;
-          for (let c = await reader.next(); c; c = await reader.next()) {
-            parts.update(c);
-            yield c;
-          }
-          digests = parts.finish(reader.bytes, reader.sha256);
-        };
-        feed = Readable.from(chunks(), { objectMode: false });
-        params.Body = feed;
+        await this.client.send(
+          new PutObjectCommand({
+            ...params,
+            ...guard,
+            Body: part,
+            ChecksumSHA256: hexToBase64(digests.sha256),
+            Metadata: { [META_SHA256]: digests.sha256 },
+          }),
+          send,
+        );
+        signal?.throwIfAborted();
+        return digests;
       }
-      const upload = new Upload({
-        client: this.clientFor(signal),
-        params,
-        partSize: this.partSize,
-        queueSize: this.queueSize,
-        leavePartsOnError: false,
-      });
-      await upload.done();
+
+      // The SHA-256 of the whole is unknown when the upload starts; the part size lets a later
+      // put recompute the composite checksum / ETag S3 reports for it.
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          ...params,
+          Metadata: { [META_PART_SIZE]: String(this.partSize) },
+        }),
+        send,
+      );
+      uploadId = created.UploadId;
+      if (!uploadId) throw new ProviderError(`${LABEL}: CreateMultipartUpload answered without an upload id`);
+      const sent: CompletedPart[] = [];
+      const free: Buffer[] = [];
+      const failures: unknown[] = [];
+      for (let partNumber = 1; ; partNumber++) {
+        if (partNumber > MAX_PARTS) {
+          const message = `${LABEL}: more than ${MAX_PARTS} parts of ${this.partSize} bytes`;
+          throw new ProviderError(message, { retryable: false });
+        }
+        const number = partNumber;
+        const holder = buffer;
+        const checksum = parts.addPart(part).toString('base64');
+        const command = new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: part,
+          ChecksumSHA256: checksum,
+        });
+        inFlight.push(
+          this.client
+            .send(command, send)
+            .then((res) => {
+              if (!res.ETag) throw new ProviderError(`${LABEL}: part ${number} was answered without an ETag`);
+              sent.push({
+                PartNumber: number,
+                ETag: res.ETag,
+                ChecksumSHA256: res.ChecksumSHA256 ?? checksum,
+              });
+              free.push(holder);
+            })
+            .catch((err: unknown) => {
+              failures.push(err);
+            }),
+        );
+        // The next part is read while this one is sent, into a buffer no request holds.
+        buffer = free.pop() ?? Buffer.allocUnsafe(this.partSize);
+        const next = await reader.readInto(buffer);
+        if (inFlight.length >= this.queueSize) await inFlight.shift();
+        if (failures.length) throw failures[0];
+        if (!next?.length) break;
+        part = next;
+      }
+      await Promise.all(inFlight.splice(0));
+      if (failures.length) throw failures[0];
+      digests = parts.finish(reader.bytes, reader.sha256);
+      sent.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: sent },
+          ...guard,
+        }),
+        send,
+      );
+      uploadId = undefined;
       signal?.throwIfAborted();
-      return digests!;
+      return digests;
     } catch (err) {
       reader.destroy();
+      await Promise.all(inFlight);
+      if (uploadId) {
+        // Without the signal: an aborted put must not leave its parts behind either.
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
       if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : abortError();
       const mapped = classify(err);
       if (digests && mapped instanceof Error) Object.assign(mapped, { digests });
@@ -567,20 +651,6 @@ export class S3Storage implements StorageAdapter {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** A client whose requests stop on `signal` (except the clean-up of an aborted upload). */
-  private clientFor(signal: AbortSignal | undefined): S3Client {
-    if (!signal) return this.client;
-    const base = this.client;
-    const wrapped = Object.create(base) as S3Client;
-    const send = (command: { constructor: { name: string } }, opts?: object) =>
-      (base.send as (c: unknown, o?: object) => Promise<unknown>)(
-        command,
-        command.constructor.name === 'AbortMultipartUploadCommand' ? opts : { abortSignal: signal, ...opts },
-      );
-    (wrapped as unknown as { send: typeof send }).send = send;
-    return wrapped;
   }
 
   private lockParams(): Partial<PutObjectCommandInput> {

@@ -40,7 +40,7 @@ async function until(cond: () => boolean, ms = 3000): Promise<void> {
   }
 }
 
-describe('S3Storage through @aws-sdk/client-s3 and lib-storage against s3rver', () => {
+describe('S3Storage through @aws-sdk/client-s3 against s3rver', () => {
   let fake: FakeS3;
   let direct: S3Client;
 
@@ -158,6 +158,21 @@ describe('S3Storage through @aws-sdk/client-s3 and lib-storage against s3rver', 
     assert.equal(complete.headers['if-none-match'], '*');
     const largest = Math.max(...fake.requests.map((r) => r.bodySize));
     assert.ok(largest <= PART + 4096, `largest request body ${largest} exceeds a part`);
+    assert.equal(await fake.pendingUploads(), 0);
+  });
+
+  it('with more parts in flight (queueSize 3) a large file arrives whole, each part once', async () => {
+    const s = storage({ queueSize: 3 });
+    const big = randomBytes(5 * PART + 999);
+    const from = fake.requests.length;
+    const r = await s.put('queue/rec.mp3', pieces(big), { expectedBytes: big.length });
+    assert.equal(r.sha256, sha256(big));
+    assert.deepEqual(await stored('queue/rec.mp3'), big);
+    const parts = since(from).filter((q) => q.method === 'PUT' && q.query.partNumber);
+    assert.deepEqual(
+      parts.map((p) => Number(p.query.partNumber)).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6],
+    );
     assert.equal(await fake.pendingUploads(), 0);
   });
 
