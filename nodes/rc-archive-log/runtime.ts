@@ -1,5 +1,15 @@
-import { isArchiveItem, type Receipt } from '../../lib/items';
-import type { LedgerApi } from '../../lib/ledger/types';
+import {
+  DEFAULT_KEEP_DAYS,
+  exhaustedAlert,
+  flowReceipt,
+  needsRecording,
+  outcomeOf,
+  RunCounter,
+} from '../../lib/archive-log';
+import { archiveEvents, type ArchiveEvents } from '../../lib/bus';
+import { isArchiveItem } from '../../lib/items';
+import type { LedgerAdmin } from '../../lib/ledger/types';
+import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from '../shared/ledger';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
@@ -8,10 +18,17 @@ import { errorMessage, shortText, timeOfDay } from '../shared/util';
 
 interface ArchiveLogDef extends NodeDef {
   summaryDelay?: string | number;
+  keepDays?: string | number;
 }
 
-function isReceipt(value: unknown): value is Receipt {
-  return !!value && typeof value === 'object' && typeof (value as Receipt).path === 'string';
+/** Items of sinks not of this pack are recorded under this sink name (the log's "flow" storage). */
+const FLOW_SINK = 'flow';
+const DAY_MS = 86_400_000;
+
+function nonNegative(value: unknown, fallback: number): number {
+  if (value === undefined || value === null || String(value).trim() === '') return fallback;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
 export default function register(RED: RED): void {
@@ -19,71 +36,88 @@ export default function register(RED: RED): void {
   function ArchiveLog(this: Node, def: ArchiveLogDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const delayMs = Math.max(0, Number(def.summaryDelay ?? 3)) * 1000;
-    let ledger: LedgerApi | undefined;
+    const delayMs = nonNegative(def.summaryDelay, 3) * 1000;
+    const keepDays = nonNegative(def.keepDays, DEFAULT_KEEP_DAYS);
+    let ledger: LedgerAdmin | undefined;
     try {
       ledger = openLedger(RED);
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: shortText(errorMessage(err)) });
       node.error(errorMessage(err));
     }
-    let run = { archived: 0, failed: 0, startedAt: new Date().toISOString() };
+    const run = new RunCounter();
     let timer: NodeJS.Timeout | undefined;
+    let pruneTimer: NodeJS.Timeout | undefined;
     let lastSend: SendFn | undefined;
+    let alerts = 0;
 
     const summarize = () => {
       timer = undefined;
-      const counts = ledger?.counts();
-      const payload = { ...run, endedAt: new Date().toISOString(), ledger: counts };
+      let counts: ReturnType<LedgerAdmin['counts']> | undefined;
+      try {
+        counts = ledger?.counts();
+      } catch (err) {
+        node.warn(errorMessage(err));
+      }
+      const payload = run.finish(counts);
       node.status({
-        fill: run.failed ? 'yellow' : 'green',
+        fill: payload.failed ? 'yellow' : 'green',
         shape: 'dot',
         text: t('rc-archive-log.status.summary', {
-          ...run,
+          archived: payload.archived,
+          failed: payload.failed + payload.lost,
           pending: counts?.Pending ?? 0,
           time: timeOfDay(),
         }),
       });
-      lastSend?.({ topic: 'summary', payload });
-      run = { archived: 0, failed: 0, startedAt: new Date().toISOString() };
+      lastSend?.([{ topic: 'summary', payload }, null]);
     };
+
+    // Retention of the log: at start, then once a day; 0 keeps every row.
+    const prune = () => {
+      if (!ledger || keepDays <= 0) return;
+      try {
+        const pruned = ledger.prune({ olderThanDays: keepDays });
+        if (pruned.items || pruned.events)
+          node.log(t('rc-archive-log.log.pruned', { ...pruned, days: keepDays }));
+      } catch (err) {
+        node.warn(errorMessage(err));
+      }
+    };
+    prune();
+    if (keepDays > 0) pruneTimer = setInterval(prune, DAY_MS);
+
+    const onExhausted = (event: ArchiveEvents['exhausted'][0]) => {
+      const rc = RED.nodes.getNode(event.row.item.rc) as RcConfigNode | null;
+      const retention = typeof rc?.retention === 'function' ? rc.retention() : undefined;
+      const alert = exhaustedAlert(event, retention);
+      alerts++;
+      node.status({
+        fill: 'red',
+        shape: 'dot',
+        text: shortText(t('rc-archive-log.status.alert', { count: alerts, key: alert.key })),
+      });
+      node.send([null, { topic: alert.key, payload: alert }]);
+    };
+    archiveEvents.on('exhausted', onExhausted);
 
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
       const item = msg.payload;
-      if (!isArchiveItem(item)) {
-        done(new Error(t('rc-archive-log.errors.notItem')));
-        return;
-      }
+      if (!isArchiveItem(item)) return done(new Error(t('rc-archive-log.errors.notItem')));
+      const outcome = outcomeOf(msg);
+      if ('invalid' in outcome) return done(new Error(outcome.invalid));
       try {
-        const row = ledger?.get(item.key);
-        const failure = msg.error as { message?: string; lost?: boolean } | undefined;
-        // Sinks of this pack write the ledger themselves; outcomes of other sinks are recorded here.
-        if (failure) {
-          run.failed++;
-          // Lost (content gone at RingCentral) is never turned back into a plain failure.
-          if (ledger && row?.status !== 'Failed' && row?.status !== 'Lost') {
-            if (failure.lost === true) ledger.markLost(item.key, 'flow', failure.message || 'lost', item);
-            else ledger.markFailed(item.key, 'flow', failure.message || 'failed', item);
-          }
-        } else {
-          run.archived++;
-          if (ledger && row?.status !== 'Archived') {
-            const receipt: Receipt = isReceipt(msg.receipt)
-              ? msg.receipt
-              : {
-                  provider: 'flow',
-                  path: '',
-                  bytes: item.size ?? 0,
-                  sha256: '',
-                  archivedAt: new Date().toISOString(),
-                };
-            ledger.markArchived(item.key, 'flow', receipt, item);
-          }
+        if (ledger && needsRecording(outcome, ledger.get(item.key)?.status)) {
+          const reason = outcome.error || outcome.status.toLowerCase();
+          if (outcome.status === 'Archived')
+            ledger.markArchived(item.key, FLOW_SINK, outcome.receipt ?? flowReceipt(item, outcome), item);
+          else if (outcome.status === 'Lost') ledger.markLost(item.key, FLOW_SINK, reason, item);
+          else ledger.markFailed(item.key, FLOW_SINK, reason, item);
         }
       } catch (err) {
-        done(new Error(errorMessage(err)));
-        return;
+        return done(new Error(errorMessage(err)));
       }
+      run.add(item.kind, { status: outcome.status, bytes: outcome.bytes ?? item.size });
       lastSend = send;
       if (timer) clearTimeout(timer);
       timer = setTimeout(summarize, delayMs);
@@ -92,6 +126,8 @@ export default function register(RED: RED): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (timer) clearTimeout(timer);
+      if (pruneTimer) clearInterval(pruneTimer);
+      archiveEvents.removeListener('exhausted', onExhausted);
       ledger?.close();
       done();
     });

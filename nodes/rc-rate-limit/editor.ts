@@ -10,6 +10,12 @@ RED.nodes.registerType('rc-rate-limit', {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: false },
     group: { value: 'auto' },
+    // Blank: Node-RED's nodeMessageBufferMaxLength, else 10000.
+    maxQueue: {
+      value: '',
+      validate: (v: string | number) =>
+        String(v ?? '').trim() === '' || /^[1-9]\d{0,7}$/.test(String(v).trim()),
+    },
   },
   inputLabels: 'ArchiveItem',
   outputLabels: 'released when RingCentral allows',

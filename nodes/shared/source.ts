@@ -13,6 +13,7 @@ import {
   type BackfillPart,
   type GroupRate,
 } from '../../lib/backfill';
+import { deferred } from '../../lib/bus';
 import { downloadGroupOf, type ArchiveItem } from '../../lib/items';
 import type { LedgerAdmin } from '../../lib/ledger/types';
 import type { ApiGroup } from '../../lib/ringcentral/types';
@@ -424,6 +425,15 @@ export function createSource(
     if (!options.configured) throw new Error(tr('status.noConfig'));
     if (!ledger) throw new Error(tr('errors.noLedger'));
     const since = new Date().toISOString();
+    // Items a full rate-limit queue refused go out again first, while they are still Pending.
+    const again = deferred
+      .take(node.id)
+      .map((key) => ledger!.get(key))
+      .filter((row) => row?.status === 'Pending');
+    emitItems(
+      send,
+      again.map((row) => row!.item),
+    );
     await options.run(msg, send, { ledger, signal: abort.signal });
     warnNearDeletion(send, since);
   };
