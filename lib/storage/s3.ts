@@ -542,11 +542,14 @@ export class S3Storage implements StorageAdapter {
         ...this.lockParams(),
       };
       const guard = guarded ? { IfNoneMatch: '*' } : {};
-      // A body known to be small gets a buffer of its size (at least 1 byte: readInto needs room).
-      let buffer: Buffer = Buffer.allocUnsafe(
-        Math.max(1, Math.min(this.partSize, expectedBytes ?? this.partSize)),
-      );
-      let part = (await reader.readInto(buffer))!;
+      // A body of unknown size (a sidecar) is taken as it comes rather than into a part-sized
+      // buffer; one of known size gets a buffer of at most that (at least 1 byte for readInto).
+      // What next() hands out may be the source's own memory, so it is never filled again.
+      let buffer: Buffer | undefined =
+        expectedBytes === undefined
+          ? undefined
+          : Buffer.allocUnsafe(Math.max(1, Math.min(this.partSize, expectedBytes)));
+      let part = (buffer ? await reader.readInto(buffer) : await reader.next())!;
       if (await reader.isLast()) {
         parts.update(part);
         digests = parts.finish(reader.bytes, reader.sha256);
@@ -604,7 +607,7 @@ export class S3Storage implements StorageAdapter {
                 ETag: res.ETag,
                 ChecksumSHA256: res.ChecksumSHA256 ?? checksum,
               });
-              free.push(holder);
+              if (holder) free.push(holder);
             })
             .catch((err: unknown) => {
               failures.push(err);
