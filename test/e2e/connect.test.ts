@@ -11,9 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeBox, type FakeBox } from '../fakes/box';
 import { startSimulator, type Simulator } from '../sim/index';
 import { readLedger, until } from '../support/e2e';
-import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
-
-const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
+import {
+  editorToken,
+  editorUsersSetting,
+  prepareUserDir,
+  removeDir,
+  startNodeRed,
+  type NodeRedProcess,
+} from '../support/node-red-process';
 
 /** An ArchiveItem with JSON content, as a source would send it. */
 function item(key: string) {
@@ -79,15 +84,7 @@ describe('Connect in the editor', { timeout: 240_000 }, () => {
       RC_CLIENT_SECRET: sim.credentials.clientSecret,
       RC_JWT: sim.credentials.jwt,
     };
-    const hash = bcrypt.hashSync('secret-pass', 8);
-    prepareUserDir(
-      userDir,
-      flows(fake),
-      `adminAuth: { type: 'credentials', users: [
-        { username: 'admin', password: '${hash}', permissions: '*' },
-        { username: 'viewer', password: '${hash}', permissions: 'read' },
-      ] },`,
-    );
+    prepareUserDir(userDir, flows(fake), editorUsersSetting());
     red = await startNodeRed({ userDir, env });
   });
   after(async () => {
@@ -97,21 +94,7 @@ describe('Connect in the editor', { timeout: 240_000 }, () => {
     removeDir(userDir);
   });
 
-  async function login(username: string): Promise<string> {
-    const res = await fetch(`${red!.url}/auth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        client_id: 'node-red-admin',
-        grant_type: 'password',
-        scope: username === 'admin' ? '*' : 'read',
-        username,
-        password: 'secret-pass',
-      }),
-    });
-    assert.equal(res.status, 200, `${username} logs in`);
-    return ((await res.json()) as { access_token: string }).access_token;
-  }
+  const login = (username: 'admin' | 'viewer') => editorToken(red!.url, username);
 
   function start(token?: string) {
     return fetch(`${red!.url}/rc-archiver/oauth/box/start`, {

@@ -131,3 +131,36 @@ export async function startNodeRed(options: {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** The password of every editor user that `editorUsersSetting` defines. */
+export const EDITOR_PASSWORD = 'secret-pass';
+
+/**
+ * A settings.js `adminAuth` with two editor users: `admin` (every permission) and `viewer`
+ * (read only), both with EDITOR_PASSWORD; for `prepareUserDir`'s extra settings.
+ */
+export function editorUsersSetting(): string {
+  const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
+  const hash = bcrypt.hashSync(EDITOR_PASSWORD, 8);
+  return `adminAuth: { type: 'credentials', users: [
+    { username: 'admin', password: '${hash}', permissions: '*' },
+    { username: 'viewer', password: '${hash}', permissions: 'read' },
+  ] },`;
+}
+
+/** Logs in as an editor user (see editorUsersSetting) and returns the admin API's bearer token. */
+export async function editorToken(url: string, username: 'admin' | 'viewer'): Promise<string> {
+  const res = await fetch(`${url}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      client_id: 'node-red-admin',
+      grant_type: 'password',
+      scope: username === 'admin' ? '*' : 'read',
+      username,
+      password: EDITOR_PASSWORD,
+    }),
+  });
+  if (res.status !== 200) throw new Error(`${username} could not log in to the editor: ${res.status}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
