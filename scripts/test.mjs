@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const order = ['test/unit', 'test/sim', 'test/nodes', 'test/e2e'];
+const order = ['test/unit', 'test/sim', 'test/nodes', 'test/e2e', 'test/browser'];
 
 function run(cmd, args, env = process.env) {
   const result = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, env });
@@ -40,6 +40,8 @@ if (!process.env.RC_TEST_SKIP_BUILD) {
 
 // The SFTP tests run a real OpenSSH sshd: install it when the machine has none.
 if (!process.env.RC_TEST_SKIP_SSHD) run('sh', [join(root, 'scripts', 'ensure-sshd.sh')]);
+// The browser tests drive Debian's Chromium: install it when the machine has none.
+if (!process.env.RC_TEST_SKIP_CHROMIUM) run('sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
 
 console.log(`Node ${process.version}; ${files.length} test files`);
 run(process.execPath, [
