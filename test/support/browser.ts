@@ -161,3 +161,31 @@ export async function showsInvalid(page: Page, id: string): Promise<boolean> {
   const badge = flowNode(page, id).locator('.red-ui-flow-node-error');
   return (await badge.count()) > 0 && (await badge.first().isVisible());
 }
+
+/**
+ * Shows a sidebar tab as a user does: by its tab or its icon button when the tab bar shows them,
+ * else from the tab bar's menu (the caret), where Node-RED lists every tab.
+ */
+export async function showSidebarTab(page: Page, id: string): Promise<void> {
+  for (const shortcut of [page.locator(`#red-ui-tab-${id}`), page.locator(`#red-ui-tab-${id}-link-button`)]) {
+    if (await shortcut.isVisible()) return shortcut.click();
+  }
+  await page.locator('#red-ui-sidebar .red-ui-tab-link-button-menu').first().click();
+  await page.locator(`#red-ui-tabs-menu-option-${id}`).click();
+}
+
+/** Waits until an element's text matches (the page updates it from the runtime); returns the text. */
+export async function waitForText(
+  target: Locator,
+  pattern: RegExp | string,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const started = Date.now();
+  const matches = (text: string) => (typeof pattern === 'string' ? text === pattern : pattern.test(text));
+  let text = '';
+  while (!matches((text = ((await target.textContent()) ?? '').trim()))) {
+    if (Date.now() - started > timeoutMs) throw new Error(`the text is "${text}", not ${pattern}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return text;
+}
