@@ -163,11 +163,15 @@ export async function showsInvalid(page: Page, id: string): Promise<boolean> {
 }
 
 /**
- * Shows a sidebar tab as a user does: by its tab or its icon button when the tab bar shows them,
- * else from the tab bar's menu (the caret), where Node-RED lists every tab.
+ * Shows a sidebar tab as a user does: Node-RED 5 has a button per tab in its tab bar; Node-RED 4
+ * has a tab, or an icon button when the bar is narrow, else the tab in the bar's menu (the caret).
  */
 export async function showSidebarTab(page: Page, id: string): Promise<void> {
-  for (const shortcut of [page.locator(`#red-ui-tab-${id}`), page.locator(`#red-ui-tab-${id}-link-button`)]) {
+  for (const shortcut of [
+    page.locator(`.red-ui-sidebar-tab-bar button[data-tab-id="${id}"]`),
+    page.locator(`#red-ui-tab-${id}`),
+    page.locator(`#red-ui-tab-${id}-link-button`),
+  ]) {
     if (await shortcut.isVisible()) return shortcut.click();
   }
   await page.locator('#red-ui-sidebar .red-ui-tab-link-button-menu').first().click();
