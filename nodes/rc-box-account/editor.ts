@@ -1,6 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
+import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-box-account', {
   category: 'config',
@@ -21,7 +21,7 @@ RED.nodes.registerType('rc-box-account', {
   label: function (this: { name?: string; account?: string }) {
     return this.name || (this.account ? `Box: ${this.account}` : 'Box');
   },
-  oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
+  oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
     const toggle = () => {
       const mode = $('#node-config-input-authMode').val();
       $('.rc-box-client').toggle(mode !== 'jwt');

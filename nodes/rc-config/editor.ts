@@ -28,15 +28,14 @@ RED.nodes.registerType('rc-config', {
     if (this.server === 'custom') return this.serverUrl || 'RingCentral';
     return this.server ? `RingCentral ${this.server}` : 'RingCentral (env)';
   },
-  oneditprepare: function (this: { id: string }) {
+  oneditprepare: function (this: { id: string; _(key: string): string }) {
     const id = this.id;
+    const t = (key: string) => this._(key);
     const toggle = () => $('.rc-config-custom-url').toggle($('#node-config-input-server').val() === 'custom');
     $('#node-config-input-server').on('change', toggle);
     toggle();
     $('#rc-config-test').on('click', () => {
-      const out = $('#rc-config-test-result')
-        .removeClass('rc-ok rc-error')
-        .text(RED._('rc-config.test.running'));
+      const out = $('#rc-config-test-result').removeClass('rc-ok rc-error').text(t('rc-config.test.running'));
       const body = {
         id,
         server: $('#node-config-input-server').val(),
@@ -58,11 +57,11 @@ RED.nodes.registerType('rc-config', {
           }
           const missing = (r.missingPermissions as string[]) || [];
           const lines = [
-            `${RED._('rc-config.test.account')}: ${r.accountName || ''} (${r.accountId})`,
-            `${RED._('rc-config.test.extension')}: ${r.name || ''} ${r.extensionNumber ? '#' + r.extensionNumber : ''} (${r.extensionId})`,
+            `${t('rc-config.test.account')}: ${r.accountName || ''} (${r.accountId})`,
+            `${t('rc-config.test.extension')}: ${r.name || ''} ${r.extensionNumber ? '#' + r.extensionNumber : ''} (${r.extensionId})`,
             missing.length
-              ? `${RED._('rc-config.test.missing')}: ${missing.join(', ')}`
-              : RED._('rc-config.test.permissionsOk'),
+              ? `${t('rc-config.test.missing')}: ${missing.join(', ')}`
+              : t('rc-config.test.permissionsOk'),
           ];
           out.addClass(missing.length ? 'rc-error' : 'rc-ok').text(lines.join('\n'));
         })

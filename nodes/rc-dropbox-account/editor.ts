@@ -1,5 +1,5 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
+import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-dropbox-account', {
   category: 'config',
@@ -16,7 +16,7 @@ RED.nodes.registerType('rc-dropbox-account', {
   label: function (this: { name?: string; account?: string }) {
     return this.name || (this.account ? `Dropbox: ${this.account}` : 'Dropbox');
   },
-  oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
+  oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
     setupConnect(this, 'rc-dropbox-account', 'dropbox');
   },
 });

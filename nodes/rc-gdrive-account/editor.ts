@@ -1,6 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { oauthCredentialDefs, setupConnect } from '../shared/connect-editor';
+import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
 
 RED.nodes.registerType('rc-gdrive-account', {
   category: 'config',
@@ -20,7 +20,7 @@ RED.nodes.registerType('rc-gdrive-account', {
   label: function (this: { name?: string; account?: string; authMode?: string }) {
     return this.name || (this.account ? `Google Drive: ${this.account}` : 'Google Drive');
   },
-  oneditprepare: function (this: { id: string; endpoint?: string; account?: string }) {
+  oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
     const toggle = () => {
       const oauth = $('#node-config-input-authMode').val() !== 'serviceAccount';
       $('.rc-gdrive-oauth').toggle(oauth);

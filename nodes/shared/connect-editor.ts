@@ -1,7 +1,15 @@
-declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export { oauthCredentialFields as oauthCredentialDefs } from './oauth-fields';
+
+/**
+ * The node as the editor hands it to oneditprepare. Its `_` looks messages up in the node's own
+ * catalog; a bare `RED._` does not know the pack's namespace and shows the key instead.
+ */
+export interface EditorNode {
+  id: string;
+  _(key: string, substitutions?: Record<string, string>): string;
+}
 
 /** The admin route the provider sends the browser back to (lib/oauth/connect.ts CALLBACK_PATH). */
 function redirectUri(): string {
@@ -15,13 +23,13 @@ function redirectUri(): string {
  * Polling stops by itself when the dialog is closed.
  */
 export function setupConnect(
-  node: { id: string; endpoint?: string; account?: string },
+  node: EditorNode & { endpoint?: string; account?: string },
   type: string,
   provider: string,
 ): void {
   const status = $('#node-config-connect-status');
   const show = (key: string, values?: Record<string, string>) =>
-    status.text(RED._(`${type}.connect.${key}`, values));
+    status.text(node._(`${type}.connect.${key}`, values));
   $('#node-config-connect-redirect').text(redirectUri());
   if (node.account) show('connected', { account: node.account });
   else show('notConnected');
