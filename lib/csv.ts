@@ -1,4 +1,4 @@
-import type { LogRow } from './ledger/types';
+import type { LogExportRow } from './ledger/types';
 
 /**
  * CSV for people who open it in a spreadsheet: RFC 4180 records (CRLF line ends, fields quoted when
@@ -24,7 +24,8 @@ export function csvField(value: CsvValue): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   // The apostrophe makes the spreadsheet show the text as it is instead of evaluating it.
   const text = FORMULA_START.test(value) ? `'${value}` : value;
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  if (!NEEDS_QUOTES.test(text)) return text;
+  return text.includes('"') ? `"${text.replace(/"/g, '""')}"` : `"${text}"`;
 }
 
 /** One record with its CRLF line end. */
@@ -56,7 +57,7 @@ export function logCsvHeader(): string {
 }
 
 /** One archive log row as a CSV record; times stay ISO 8601 UTC, as in the ledger. */
-export function logCsvRecord(row: LogRow): string {
+export function logCsvRecord(row: LogExportRow): string {
   return csvRecord([
     row.kind,
     row.from,

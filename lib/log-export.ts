@@ -6,6 +6,8 @@ import type { LogFilter, LogLedger } from './ledger/types';
 
 /** Records are sent in pieces of about this many characters: few writes, little held at once. */
 const PIECE_CHARS = 64 * 1024;
+/** What `out` may hold unsent before the export waits for it to drain. */
+const BUFFERED_CHARS = 1024 * 1024;
 
 /** Resolves when `out` can take more, or is gone; leaves no listener behind either way. */
 async function drainOrClose(out: Writable): Promise<void> {
@@ -37,9 +39,11 @@ export async function writeLogCsv(
   let rows = 0;
   let piece = CSV_BOM + logCsvHeader();
   const flush = async () => {
-    const full = !out.write(piece);
+    out.write(piece);
     piece = '';
-    if (full && !closed()) await drainOrClose(out);
+    // Up to BUFFERED_CHARS may wait in `out` while the next rows are read: reading the ledger and
+    // writing the bytes overlap, and memory still has a bound.
+    if (out.writableLength >= BUFFERED_CHARS && !closed()) await drainOrClose(out);
     else await nextTurn();
   };
   for (const row of ledger.iterate(filter)) {

@@ -12,6 +12,7 @@ import type {
   LogFilter,
   LogLedger,
   LogPage,
+  LogExportRow,
   LogRow,
   PruneOptions,
   RetryEntry,
@@ -79,19 +80,69 @@ const LOG_COLUMNS =
   'id AS rid, key, kind, status, owner, from_party, to_parties, created_at, archived_at, storage, path, ' +
   'bytes, sha256, sink, attempts, last_error, retries, retry_at, retry_node, source, updated_at';
 
+/** The columns of LogExportRow, and the id for the keyset. */
+const EXPORT_COLUMNS =
+  'id AS rid, key, kind, status, owner, from_party, to_parties, created_at, archived_at, storage, path, ' +
+  'bytes, sha256, attempts, last_error';
+
 /** Page sizes the log serves in one query; the sidebar offers 25, 50 and 100. */
 export const MAX_PAGE_SIZE = 1000;
 const DEFAULT_BATCH = 500;
 
-function toLogRow(r: LogDbRow): LogRow {
-  const row: LogRow = {
+/** The first moment of a UTC day ("2026-12-02"), as created_at writes it. */
+function dayStart(day: string): string {
+  return `${day}T00:00:00.000Z`;
+}
+
+/** The first moment of the next UTC day; undefined for a day that is not a date. */
+function nextDayStart(day: string): string | undefined {
+  const start = Date.parse(dayStart(day));
+  return Number.isNaN(start) ? undefined : new Date(start + 86_400_000).toISOString();
+}
+
+/**
+ * The filter narrowed to [since, until), each side the tighter of the filter's and the given one:
+ * one bound per side, because SQLite ranges an index by one of two bounds on a column and checks
+ * the other row by row.
+ */
+function withinRange(filter: LogFilter, since: string | undefined, until: string | undefined): LogFilter {
+  const own = {
+    since: filter.since && isoOrSame(filter.since),
+    until: filter.until && isoOrSame(filter.until),
+  };
+  return {
+    ...filter,
+    since: !own.since || (since !== undefined && since > own.since) ? (since ?? own.since) : own.since,
+    until: !own.until || (until !== undefined && until < own.until) ? (until ?? own.until) : own.until,
+  };
+}
+
+type ExportDbRow = Pick<
+  LogDbRow,
+  | 'rid'
+  | 'key'
+  | 'kind'
+  | 'status'
+  | 'owner'
+  | 'from_party'
+  | 'to_parties'
+  | 'created_at'
+  | 'archived_at'
+  | 'storage'
+  | 'path'
+  | 'bytes'
+  | 'sha256'
+  | 'attempts'
+  | 'last_error'
+>;
+
+function toExportRow(r: ExportDbRow): LogExportRow {
+  const row: LogExportRow = {
     key: r.key,
     kind: r.kind as LogRow['kind'],
     status: r.status,
     createdAt: r.created_at,
     attempts: r.attempts,
-    retries: r.retries,
-    updatedAt: r.updated_at,
   };
   if (r.owner !== null) row.owner = r.owner;
   if (r.from_party !== null) row.from = r.from_party;
@@ -101,8 +152,13 @@ function toLogRow(r: LogDbRow): LogRow {
   if (r.path !== null) row.path = r.path;
   if (r.bytes !== null) row.bytes = r.bytes;
   if (r.sha256 !== null) row.sha256 = r.sha256;
-  if (r.sink !== null) row.sink = r.sink;
   if (r.last_error !== null) row.lastError = r.last_error;
+  return row;
+}
+
+function toLogRow(r: LogDbRow): LogRow {
+  const row: LogRow = { ...toExportRow(r), retries: r.retries, updatedAt: r.updated_at };
+  if (r.sink !== null) row.sink = r.sink;
   if (r.retry_at !== null) row.retryAt = r.retry_at;
   if (r.retry_node !== null) row.retryNode = r.retry_node;
   if (r.source !== null) row.source = r.source;
@@ -488,36 +544,34 @@ export class Ledger implements LogLedger {
   page(filter: LogFilter, page: number, pageSize: number): LogPage {
     const size = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 25));
     const number = Math.max(1, Math.floor(page) || 1);
-    const offset = (number - 1) * size;
-    const { where, params } = this.filters(filter);
     const db = this.c.db;
     const days = this.dayCounts(filter);
     let total: number;
-    // Rows newer than the page's first day need no reading: the OFFSET skips index entries of one
-    // day at most, however deep the page.
-    let upper: string | undefined;
-    let skip = offset;
+    let skip = (number - 1) * size;
+    let bounded = filter;
     if (days) {
       total = days.reduce((sum, d) => sum + d.n, 0);
-      for (const d of days) {
-        if (skip < d.n) {
-          upper = `${d.day}~`; // after every created_at of that day, before the next day's
-          break;
-        }
+      // Rows of days newer than the page's first day need no reading: the OFFSET then skips
+      // index entries of one day at most, however deep the page.
+      const first = days.find((d) => {
+        if (skip < d.n) return true;
         skip -= d.n;
-      }
-      if (upper === undefined) return { rows: [], total, page: number, pageSize: size };
+        return false;
+      });
+      if (!first) return { rows: [], total, page: number, pageSize: size };
+      bounded = withinRange(filter, undefined, nextDayStart(first.day));
     } else {
+      const { where, params } = this.filters(filter);
       total = (db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number }).n;
     }
-    const bounded = upper === undefined ? where : `${where ? `${where} AND` : 'WHERE'} created_at < @upper`;
+    const { where, params } = this.filters(bounded);
     const rows = db
       .prepare(
         `SELECT ${LOG_COLUMNS} FROM items WHERE id IN (
-           SELECT id FROM items ${bounded} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset)
+           SELECT id FROM items ${where} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset)
          ORDER BY created_at DESC, id DESC`,
       )
-      .all({ ...params, upper, limit: size, offset: skip }) as LogDbRow[];
+      .all({ ...params, limit: size, offset: skip }) as LogDbRow[];
     return { rows: rows.map(toLogRow), total, page: number, pageSize: size };
   }
 
@@ -555,36 +609,40 @@ export class Ledger implements LogLedger {
          GROUP BY day HAVING SUM(n) > 0 ORDER BY day DESC`,
       )
       .all(params) as Array<{ day: string; n: number }>;
-    const { where, params: exact } = this.filters(filter);
-    const cut = db.prepare(
-      `SELECT COUNT(*) AS n FROM items ${where ? `${where} AND` : 'WHERE'} created_at >= @dayStart AND created_at < @dayEnd`,
-    );
     for (const d of days) {
-      const cutBySince =
-        since !== undefined && d.day === since.slice(0, 10) && since > `${d.day}T00:00:00.000Z`;
-      const cutByUntil = until !== undefined && d.day === until.slice(0, 10);
-      if (cutBySince || cutByUntil)
-        d.n = (cut.get({ ...exact, dayStart: d.day, dayEnd: `${d.day}~` }) as { n: number }).n;
+      const cut =
+        (since !== undefined && d.day === since.slice(0, 10) && since > dayStart(d.day)) ||
+        (until !== undefined && d.day === until.slice(0, 10));
+      if (!cut) continue;
+      const { where, params: exact } = this.filters(
+        withinRange(filter, dayStart(d.day), nextDayStart(d.day)),
+      );
+      d.n = (db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(exact) as { n: number }).n;
     }
     return days.filter((d) => d.n > 0);
   }
 
-  *iterate(filter: LogFilter, batchSize = DEFAULT_BATCH): IterableIterator<LogRow> {
+  *iterate(filter: LogFilter, batchSize = DEFAULT_BATCH): IterableIterator<LogExportRow> {
     const { where, params } = this.filters(filter);
     const limit = Math.max(1, Math.floor(batchSize));
     const after = `${where ? `${where} AND` : 'WHERE'} (created_at, id) < (@lastCreated, @lastRid)`;
     const first = this.c.db.prepare(
-      `SELECT ${LOG_COLUMNS} FROM items ${where} ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      `SELECT ${EXPORT_COLUMNS} FROM items ${where} ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
     const next = this.c.db.prepare(
-      `SELECT ${LOG_COLUMNS} FROM items ${after} ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      `SELECT ${EXPORT_COLUMNS} FROM items ${after} ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
-    let batch = first.all({ ...params, limit }) as LogDbRow[];
+    let batch = first.all({ ...params, limit }) as ExportDbRow[];
     while (batch.length) {
-      for (const r of batch) yield toLogRow(r);
+      for (const r of batch) yield toExportRow(r);
       if (batch.length < limit) return;
       const last = batch[batch.length - 1];
-      batch = next.all({ ...params, limit, lastCreated: last.created_at, lastRid: last.rid }) as LogDbRow[];
+      batch = next.all({
+        ...params,
+        limit,
+        lastCreated: last.created_at,
+        lastRid: last.rid,
+      }) as ExportDbRow[];
     }
   }
 

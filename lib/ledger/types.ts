@@ -142,6 +142,25 @@ export interface LogRow {
   updatedAt: string;
 }
 
+/** What the CSV export (Download Logs) reads of each row: fewer columns, a faster million rows. */
+export type LogExportRow = Pick<
+  LogRow,
+  | 'key'
+  | 'kind'
+  | 'status'
+  | 'owner'
+  | 'from'
+  | 'to'
+  | 'createdAt'
+  | 'archivedAt'
+  | 'storage'
+  | 'path'
+  | 'bytes'
+  | 'sha256'
+  | 'attempts'
+  | 'lastError'
+>;
+
 /** The sidebar's filters: data type, status and a File Created range. */
 export interface LogFilter {
   kind?: ItemKind;
@@ -184,7 +203,7 @@ export interface LogLedger extends LedgerAdmin {
    * a CSV of a million rows streams with flat memory. The iterator holds no read transaction
    * between batches.
    */
-  iterate(filter: LogFilter, batchSize?: number): IterableIterator<LogRow>;
+  iterate(filter: LogFilter, batchSize?: number): IterableIterator<LogExportRow>;
   /** The log rows of these keys (unknown keys left out), in the order given. */
   rowsOf(keys: string[]): LogRow[];
 
