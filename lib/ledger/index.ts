@@ -584,16 +584,8 @@ export class Ledger implements LogLedger {
     if (filter.text && filter.text.trim()) return undefined;
     const since = filter.since ? isoOrSame(filter.since) : undefined;
     const until = filter.until ? isoOrSame(filter.until) : undefined;
-    const clauses: string[] = [];
-    const params: Record<string, string> = {};
-    if (filter.kind) {
-      clauses.push('kind = @kind');
-      params.kind = filter.kind;
-    }
-    if (filter.status) {
-      clauses.push('status = @status');
-      params.status = filter.status;
-    }
+    // item_counts has the kind and status columns of items: the same conditions apply.
+    const { clauses, params } = this.conditions({ kind: filter.kind, status: filter.status });
     if (since) {
       clauses.push('day >= @sinceDay');
       params.sinceDay = since.slice(0, 10);
@@ -764,6 +756,12 @@ export class Ledger implements LogLedger {
   }
 
   private filters(q: LedgerQuery | LogFilter): { where: string; params: Record<string, string> } {
+    const { clauses, params } = this.conditions(q);
+    return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+  }
+
+  /** The SQL conditions of a query or filter, ANDed by the caller, with their parameters. */
+  private conditions(q: LedgerQuery | LogFilter): { clauses: string[]; params: Record<string, string> } {
     const clauses: string[] = [];
     const params: Record<string, string> = {};
     if (q.status) {
@@ -790,6 +788,6 @@ export class Ledger implements LogLedger {
       clauses.push('created_at < @until');
       params.until = isoOrSame(q.until);
     }
-    return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+    return { clauses, params };
   }
 }
