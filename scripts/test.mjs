@@ -40,6 +40,9 @@ if (!process.env.RC_TEST_SKIP_BUILD) {
 
 // The SFTP tests run a real OpenSSH sshd: install it when the machine has none.
 if (!process.env.RC_TEST_SKIP_SSHD) run('sh', [join(root, 'scripts', 'ensure-sshd.sh')]);
+// The Smarsh TLS tests make their certificates with the openssl command: install it when missing.
+if (!process.env.RC_TEST_SKIP_OPENSSL)
+  run('sh', [join(root, 'scripts', 'ensure-package.sh'), '/usr/bin/openssl', 'openssl']);
 // The browser tests drive Debian's Chromium: install it when the machine has none.
 if (!process.env.RC_TEST_SKIP_CHROMIUM) run('sh', [join(root, 'scripts', 'ensure-chromium.sh')]);
 
