@@ -33,15 +33,7 @@ export class ChunkReader {
 
   /** The next chunk, or undefined once everything has been handed out. */
   async next(): Promise<Buffer | undefined> {
-    while (!this.ended && this.carried < this.size) {
-      const { value, done } = await this.iterator.next();
-      if (done) {
-        this.ended = true;
-        break;
-      }
-      this.carry.push(value);
-      this.carried += value.length;
-    }
+    while (!this.ended && this.carried < this.size) await this.pull();
     if (this.ended && this.carried === 0 && this.handedOut > 0) return undefined;
     const all = this.carry.length === 1 ? this.carry[0] : Buffer.concat(this.carry, this.carried);
     const chunk = all.subarray(0, Math.min(this.size, all.length));
@@ -64,13 +56,7 @@ export class ChunkReader {
     while (filled < target.length) {
       if (this.carry.length === 0) {
         if (this.ended) break;
-        const { value, done } = await this.iterator.next();
-        if (done) {
-          this.ended = true;
-          break;
-        }
-        this.carry.push(value);
-        this.carried += value.length;
+        await this.pull();
         continue;
       }
       const head = this.carry[0];
@@ -95,15 +81,19 @@ export class ChunkReader {
    * upload APIs want the final piece marked as such (Dropbox's finish, Box's commit).
    */
   async isLast(): Promise<boolean> {
-    if (!this.ended && this.carried === 0) {
-      const { value, done } = await this.iterator.next();
-      if (done) this.ended = true;
-      else {
-        this.carry.push(value);
-        this.carried += value.length;
-      }
-    }
+    if (!this.ended && this.carried === 0) await this.pull();
     return this.done;
+  }
+
+  /** Takes the stream's next piece into the carry, or notes that the stream has ended. */
+  private async pull(): Promise<void> {
+    const { value, done } = await this.iterator.next();
+    if (done) {
+      this.ended = true;
+      return;
+    }
+    this.carry.push(value);
+    this.carried += value.length;
   }
 
   /** Bytes read so far, and the SHA-256 of everything once the stream has ended. */
