@@ -351,11 +351,12 @@ export class ChatDays {
       this.seenInstead = zip.entries
         .filter((e) => !e.isDirectory)
         .slice(0, 5)
-        .map((e) => e.name);
+        .map((e) => e.name.slice(0, 100));
     for (const { entry, folder } of files) {
       let parsed: unknown;
       try {
-        parsed = JSON.parse((await zip.read(entry)).toString('utf8'));
+        // A byte-order mark is no reason to lose a file.
+        parsed = JSON.parse((await zip.read(entry)).toString('utf8').replace(/^\uFEFF/, ''));
       } catch (err) {
         if (err instanceof ZipError) throw err;
         this.problems.push(`${label}: ${entry.name} is not valid JSON; what it holds is in the zip only`);

@@ -536,7 +536,11 @@ describe('compliance export: failures and the zip', () => {
   it('reports a numbered file that is not JSON by name and still unpacks the others', async () => {
     const days = await unpacked(
       documented([
-        json([{ id: 'a', groupId: '10', creatorId: '1', creationTime: '2026-01-01T10:00:00.000Z' }]),
+        // With a byte-order mark, which is still JSON.
+        Buffer.concat([
+          Buffer.from('\uFEFF'),
+          json([{ id: 'a', groupId: '10', creatorId: '1', creationTime: '2026-01-01T10:00:00.000Z' }]),
+        ]),
         Buffer.from('[{"id": "b", "groupId": "10", '),
         json([
           { id: 'c', groupId: '10', creationTime: '2026-01-02T10:00:00.000Z' },
