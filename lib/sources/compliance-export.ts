@@ -10,7 +10,7 @@ import type { ArchiveItem } from '../items';
 import type { LedgerApi } from '../ledger/types';
 import { apiErrorOf, RcApiError } from '../ringcentral/errors';
 import type { ApiGroup, ContentResponse } from '../ringcentral/types';
-import { ZipError, ZipReader } from '../zip';
+import { ZipError, ZipReader, type ZipEntry } from '../zip';
 
 /**
  * The team-messaging compliance export (`/team-messaging/v1/data-export`): asks RingCentral for an
@@ -293,79 +293,159 @@ interface ZipUser {
 }
 interface ZipPost {
   id?: string;
+  groupId?: string;
+  chatId?: string;
   creatorId?: string;
   creationTime?: string;
   [field: string]: unknown;
 }
 
+/**
+ * The folders of RingCentral's export zip that the chat files are made of. The zip also holds
+ * `request_info.json` and the folders events, tasks, notes and files; those and any folder
+ * RingCentral adds later stay in the zip only.
+ */
+const UNPACKED_FOLDERS = ['chats', 'members', 'guests', 'posts'] as const;
+type UnpackedFolder = (typeof UNPACKED_FOLDERS)[number];
+/** `<folder>/<folder>_<n>.json`, the numbered files of at most 10,000 elements each. */
+const NUMBERED_FILE = /^(chats|members|guests|posts)\/\1_(\d{1,9})\.json$/;
+
+/** Why an export gave no chat file although its zip could be read. */
+export type NoPostsReason = 'no-post-files' | 'no-readable-post';
+
 /** What the chat items of one piece gather from its datasets before they become items. */
 export class ChatDays {
   readonly chats = new Map<string, ZipChat>();
   readonly users = new Map<string, ZipUser>();
-  /** `<chatId>\n<day>` -> posts, in the zip's order, each post once. */
+  /** `<chatId>\n<day>` -> posts, each post once. */
   private readonly days = new Map<
     string,
     { chatId: string; day: string; posts: ZipPost[]; ids: Set<string> }
   >();
   readonly problems: string[] = [];
+  /** Zips read through (verified and unpacked), numbered posts files found, read, and the posts placed. */
+  readonly counts = { zips: 0, postFiles: 0, postFilesRead: 0, postElements: 0, posts: 0 };
+  /** A few entry names of the last zip without a posts file, to show what it held instead. */
+  private seenInstead: string[] = [];
 
   constructor(private readonly piece: Piece) {}
 
-  /** Reads chats.json, users.json and every chats/<id>/posts.json of a verified zip. */
+  /**
+   * Reads every numbered file of the folders chats, members, guests and posts of a verified zip,
+   * one file at a time (each holds at most 10,000 elements). A file that is not JSON, or not a
+   * list, is a problem of its own: the other files are still read.
+   */
   async addZip(zip: ZipReader, label: string): Promise<void> {
-    const json = async (name: string): Promise<unknown> => {
-      const entry = zip.entry(name);
-      if (!entry) return undefined;
-      const text = (await zip.read(entry)).toString('utf8');
+    const files = zip.entries
+      .map((entry) => ({ entry, m: NUMBERED_FILE.exec(entry.name) }))
+      .filter((f): f is { entry: ZipEntry; m: RegExpExecArray } => f.m !== null)
+      .map(({ entry, m }) => ({ entry, folder: m[1] as UnpackedFolder, n: Number(m[2]) }))
+      // Chats and people first, then posts, each folder in its files' numeric order.
+      .sort((a, b) =>
+        a.folder === b.folder
+          ? a.n - b.n
+          : UNPACKED_FOLDERS.indexOf(a.folder) - UNPACKED_FOLDERS.indexOf(b.folder),
+      );
+    const postFiles = files.filter((f) => f.folder === 'posts').length;
+    if (!postFiles)
+      this.seenInstead = zip.entries
+        .filter((e) => !e.isDirectory)
+        .slice(0, 5)
+        .map((e) => e.name.slice(0, 100));
+    for (const { entry, folder } of files) {
+      let parsed: unknown;
       try {
-        return JSON.parse(text);
-      } catch {
-        throw new ZipError(`${label}: ${name} is not valid JSON`);
+        // A byte-order mark is no reason to lose a file.
+        parsed = JSON.parse((await zip.read(entry)).toString('utf8').replace(/^\uFEFF/, ''));
+      } catch (err) {
+        if (err instanceof ZipError) throw err;
+        this.problems.push(`${label}: ${entry.name} is not valid JSON; what it holds is in the zip only`);
+        continue;
       }
-    };
-    for (const chat of arrayOf(await json('chats.json'), 'chats'))
-      if (chat && typeof chat === 'object' && 'id' in chat)
-        this.chats.set(String((chat as ZipChat).id), chat as ZipChat);
-    for (const user of arrayOf(await json('users.json'), 'users'))
-      if (user && typeof user === 'object' && 'id' in user)
-        this.users.set(String((user as ZipUser).id), user as ZipUser);
-    const from = this.piece.from.slice(0, 10);
-    const to = this.piece.to.slice(0, 10);
-    for (const entry of zip.entries) {
-      const m = /^chats\/([^/]+)\/posts\.json$/.exec(entry.name);
-      if (!m) continue;
-      const chatId = m[1];
-      for (const post of arrayOf(await json(entry.name), 'posts', 'records') as ZipPost[]) {
-        const at = Date.parse(String(post?.creationTime ?? ''));
-        if (Number.isNaN(at)) {
-          this.problems.push(
-            `${label}: a post of chat ${chatId} has no creation time (it is in the zip only)`,
-          );
-          continue;
-        }
-        const day = dayOf(at);
-        // A post on the boundary belongs to the next piece's day (its export has it too).
-        if (day < from || day >= to) continue;
-        const key = `${chatId}\n${day}`;
-        let bucket = this.days.get(key);
-        if (!bucket) {
-          bucket = { chatId, day, posts: [], ids: new Set() };
-          this.days.set(key, bucket);
-        }
-        const id = post.id === undefined ? undefined : String(post.id);
-        if (id !== undefined && bucket.ids.has(id)) continue;
-        if (id !== undefined) bucket.ids.add(id);
-        bucket.posts.push(post);
+      const elements = listIn(parsed, folder);
+      if (!elements) {
+        this.problems.push(
+          `${label}: ${entry.name} holds no list of ${folder}; what it holds is in the zip only`,
+        );
+        continue;
       }
+      if (folder === 'posts') {
+        this.counts.postFilesRead++;
+        this.addPosts(elements, entry.name, label);
+        continue;
+      }
+      const into: Map<string, ZipChat | ZipUser> = folder === 'chats' ? this.chats : this.users;
+      for (const element of elements)
+        if (element && typeof element === 'object' && 'id' in element)
+          into.set(String((element as ZipUser).id), element as ZipUser);
     }
+    // Counted once the zip is read through: a zip that fails half-way is reported as unreadable.
+    this.counts.zips++;
+    this.counts.postFiles += postFiles;
   }
 
-  /** One JSON item per chat per day, ordered by day then chat. */
+  /** Why nothing could be unpacked although a zip was read; undefined when there is no such case. */
+  noPosts(): { reason: NoPostsReason; detail: string } | undefined {
+    const c = this.counts;
+    if (c.zips === 0 || c.posts > 0) return undefined;
+    if (c.postFiles === 0)
+      return {
+        reason: 'no-post-files',
+        detail: this.seenInstead.length ? this.seenInstead.join(', ') : 'an empty zip',
+      };
+    // Every posts file read, each an empty list: the days had no posts, which is no error.
+    if (c.postFilesRead === c.postFiles && c.postElements === 0) return undefined;
+    return {
+      reason: 'no-readable-post',
+      detail: `${c.postFilesRead} of ${c.postFiles} posts file(s) read, ${c.postElements} element(s) in them`,
+    };
+  }
+
+  private addPosts(elements: unknown[], file: string, label: string): void {
+    const from = this.piece.from.slice(0, 10);
+    const to = this.piece.to.slice(0, 10);
+    let unplaced = 0;
+    this.counts.postElements += elements.length;
+    for (const element of elements) {
+      const post = element && typeof element === 'object' ? (element as ZipPost) : undefined;
+      const chat = post?.groupId ?? post?.chatId;
+      const at = Date.parse(String(post?.creationTime ?? ''));
+      if (!post || chat === undefined || chat === null || String(chat) === '' || Number.isNaN(at)) {
+        unplaced++;
+        continue;
+      }
+      this.counts.posts++;
+      const chatId = String(chat);
+      const day = dayOf(at);
+      // A post on the boundary belongs to the next piece's day (its export has it too).
+      if (day < from || day >= to) continue;
+      const key = `${chatId}\n${day}`;
+      let bucket = this.days.get(key);
+      if (!bucket) {
+        bucket = { chatId, day, posts: [], ids: new Set() };
+        this.days.set(key, bucket);
+      }
+      const id = post.id === undefined ? undefined : String(post.id);
+      if (id !== undefined && bucket.ids.has(id)) continue;
+      if (id !== undefined) bucket.ids.add(id);
+      bucket.posts.push(post);
+    }
+    if (unplaced)
+      this.problems.push(
+        `${label}: ${unplaced} post(s) in ${file} have no chat id (groupId) or no creation time; they are in the zip only`,
+      );
+  }
+
+  /** One JSON item per chat per day, ordered by day then chat; each day's posts in time order. */
   items(task: DataExportTask, context: { rc: string }): ArchiveItem[] {
     const buckets = [...this.days.values()].sort((a, b) =>
       a.day === b.day ? a.chatId.localeCompare(b.chatId) : a.day < b.day ? -1 : 1,
     );
-    return buckets.map(({ chatId, day, posts }) => {
+    return buckets.map(({ chatId, day, posts: unordered }) => {
+      // A chat's posts can come from several numbered files; equal times keep the zip's order.
+      const posts = [...unordered].sort(
+        (a, b) => Date.parse(String(a.creationTime)) - Date.parse(String(b.creationTime)),
+      );
       const chat: ZipChat = this.chats.get(chatId) ?? { id: chatId };
       const name = this.chatName(chat);
       const creators = [...new Set(posts.map((p) => p.creatorId).filter((id) => id !== undefined))].map(
@@ -409,15 +489,16 @@ export class ChatDays {
   }
 }
 
-function arrayOf(value: unknown, ...fields: string[]): unknown[] {
+/** The elements of a numbered file: a JSON list, or a list under `records` or the folder's name. */
+function listIn(value: unknown, folder: string): unknown[] | undefined {
   if (Array.isArray(value)) return value;
   if (value && typeof value === 'object') {
-    for (const f of fields) {
-      const inner = (value as Record<string, unknown>)[f];
+    for (const field of ['records', folder]) {
+      const inner = (value as Record<string, unknown>)[field];
       if (Array.isArray(inner)) return inner;
     }
   }
-  return [];
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,6 +582,8 @@ export interface ComplianceRunResult {
   exported?: Piece;
   /** Things that went wrong without stopping the run (e.g. a zip that cannot be unpacked). */
   problems: string[];
+  /** Pieces whose zip was read but held no post to unpack: the unpack found nothing it knows. */
+  noPosts: Array<{ taskId: string; from: string; to: string; reason: NoPostsReason; detail: string }>;
 }
 
 interface Job extends Piece {
@@ -520,7 +603,7 @@ export async function runComplianceExport(options: ComplianceRunOptions): Promis
     state = next;
     options.ledger.setCursor(cursor, JSON.stringify(state));
   };
-  const result: ComplianceRunResult = { pieces: 0, tasks: [], newItems: 0, problems: [] };
+  const result: ComplianceRunResult = { pieces: 0, tasks: [], newItems: 0, problems: [], noPosts: [] };
 
   // The requested range first: its errors come before anything is asked of RingCentral.
   const request = options.range;
@@ -592,6 +675,8 @@ export async function runComplianceExport(options: ComplianceRunOptions): Promis
       const chats = await unpackTask(options, task, job, progress);
       items.push(...chats.items(task, { rc: options.rc }));
       result.problems.push(...chats.problems);
+      const none = chats.noPosts();
+      if (none) result.noPosts.push({ taskId: task.id, from: job.from, to: job.to, ...none });
     }
     // The items and the cursor in one transaction: a crash never loses one and never asks twice.
     const next: ComplianceState = { ...state };

@@ -1,5 +1,7 @@
 import {
   complianceCursorName,
+  DAY_MS,
+  dayOf,
   hasUnfinishedWork,
   isExportNotEnabled,
   parseChatIds,
@@ -133,10 +135,26 @@ export default function register(RED: RED): void {
         setImmediate(() => node.status({ fill: 'red', shape: 'ring', text: tr('status.notEnabled') }));
         throw new Error(tr('errors.notEnabled'));
       }
-      if (result.problems.length) {
-        for (const problem of result.problems) node.warn(problem);
-        throw new Error(tr('errors.problems', { count: result.problems.length, first: result.problems[0] }));
+      for (const problem of result.problems) node.warn(problem);
+      const [empty] = result.noPosts;
+      if (empty) {
+        // An export the unpack cannot read must not look like a quiet day.
+        setImmediate(() => node.status({ fill: 'red', shape: 'ring', text: tr('status.noPosts') }));
+        throw new Error(
+          tr('errors.noPosts', {
+            task: empty.taskId,
+            from: dayOf(empty.from),
+            to: dayOf(Date.parse(empty.to) - DAY_MS),
+            reason: tr(empty.reason === 'no-post-files' ? 'errors.noPostFiles' : 'errors.noReadablePost', {
+              detail: empty.detail,
+            }),
+            more:
+              result.noPosts.length > 1 ? tr('errors.morePieces', { count: result.noPosts.length - 1 }) : '',
+          }),
+        );
       }
+      if (result.problems.length)
+        throw new Error(tr('errors.problems', { count: result.problems.length, first: result.problems[0] }));
       node.status({
         fill: 'green',
         shape: 'dot',

@@ -37,6 +37,8 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
       rateWindowSec: 4,
       // The daily compliance export is ready at its first read (5 s after the request).
       exportPollsToComplete: 1,
+      // Its posts come in several posts_N.json, as a large export's do.
+      exportFileElements: 6,
     });
     env = archiverEnv(sim, sshd, work);
     prepareUserDir(userDir, example);
@@ -132,12 +134,29 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
     assert.equal(sha256(join(sshd.root, zips[0].receipt!.path)), zips[0].receipt!.sha256);
     const chatDays = exports().filter((r) => r.key !== zips[0].key);
     assert.ok(chatDays.length > 0, 'the export unpacked into chat-day files');
+    // One file per chat per day of the export, holding exactly that day's posts.
+    const wanted = new Map<string, string[]>();
+    for (const post of sim.team.posts) {
+      const at = new Date(post.creationTime).toISOString();
+      if (at < tasks[0].timeFrom || at >= tasks[0].timeTo) continue;
+      const key = `TeamMessagingExport:chat:${post.chatId}:${at.slice(0, 10)}`;
+      wanted.set(key, [...(wanted.get(key) ?? []), post.id]);
+    }
+    assert.deepEqual(chatDays.map((r) => r.key).sort(), [...wanted.keys()].sort());
     for (const chatDay of chatDays) {
       assert.ok(
         chatDay.receipt!.path.includes('/Team Messaging/'),
         `${chatDay.key} in the Team Messaging folder`,
       );
       assert.ok(chatDay.receipt!.path.endsWith('.json'), `${chatDay.key} is a JSON file`);
+      const file = JSON.parse(readFileSync(join(sshd.root, chatDay.receipt!.path), 'utf8')) as {
+        posts: Array<{ id: string }>;
+      };
+      assert.deepEqual(
+        file.posts.map((p) => p.id),
+        wanted.get(chatDay.key),
+        `${chatDay.key} holds that day's posts`,
+      );
     }
     assert.equal(sim.stats.rateLimited, 0, 'the simulator answered no request with 429');
     await red.stop();

@@ -44,7 +44,13 @@ describe('rc-compliance-export with the simulator', { timeout: 180_000 }, () => 
   before(async () => {
     await new Promise<void>((resolve) => helper.startServer().then(resolve));
     const small = { seed: 21, days: 3, extensions: 3, callsPerDay: 1, messagesPerDay: 1, rateWindowSec: 3 };
-    sim = await startSimulator({ ...small, postsPerDay: 15, exportPollsToComplete: 3 });
+    // Ten elements a file: the export's posts come in several posts_N.json.
+    sim = await startSimulator({
+      ...small,
+      postsPerDay: 15,
+      exportPollsToComplete: 3,
+      exportFileElements: 10,
+    });
     off = await startSimulator({ ...small, complianceExportEnabled: false });
     quick = await startSimulator({ ...small, postsPerDay: 1, exportPollsToComplete: 1 });
   });
@@ -148,26 +154,27 @@ describe('rc-compliance-export with the simulator', { timeout: 180_000 }, () => 
       ),
     );
 
-    // One JSON file per chat per day, holding that day's posts of the zip's chats/<id>/posts.json.
+    // One JSON file per chat per day, holding that day's posts of all the zip's posts/posts_N.json.
     const zip = await ZipReader.open(zipPath);
-    const postsOf = new Map<string, Array<{ id: string; creationTime: string }>>();
+    const posts: Array<{ id: string; groupId: string; creationTime: string }> = [];
+    let postFiles = 0;
     try {
       await zip.verify();
       for (const entry of zip.entries) {
-        const m = /^chats\/(\d+)\/posts\.json$/.exec(entry.name);
-        if (m) postsOf.set(m[1], JSON.parse((await zip.read(entry)).toString('utf8')));
+        if (!/^posts\/posts_\d+\.json$/.test(entry.name)) continue;
+        postFiles++;
+        posts.push(...JSON.parse((await zip.read(entry)).toString('utf8')));
       }
     } finally {
       await zip.close();
     }
+    assert.ok(postFiles > 1, `the posts in ${postFiles} files`);
     const wanted = new Map<string, string[]>();
-    for (const [chatId, posts] of postsOf) {
-      for (const post of posts) {
-        const day = new Date(post.creationTime).toISOString().slice(0, 10);
-        if (day >= today().slice(0, 10)) continue; // the boundary post belongs to the next export
-        const key = `TeamMessagingExport:chat:${chatId}:${day}`;
-        wanted.set(key, [...(wanted.get(key) ?? []), post.id]);
-      }
+    for (const post of posts.sort((a, b) => Date.parse(a.creationTime) - Date.parse(b.creationTime))) {
+      const day = new Date(post.creationTime).toISOString().slice(0, 10);
+      if (day >= today().slice(0, 10)) continue; // the boundary post belongs to the next export
+      const key = `TeamMessagingExport:chat:${post.groupId}:${day}`;
+      wanted.set(key, [...(wanted.get(key) ?? []), post.id]);
     }
     assert.ok(wanted.size >= 4, 'posts in several chats and days');
     const chatMsgs = received.filter((m) => m.payload.key.startsWith('TeamMessagingExport:chat:'));
@@ -206,6 +213,39 @@ describe('rc-compliance-export with the simulator', { timeout: 180_000 }, () => 
     assert.equal(received.length, total);
     assert.equal(sim.exportTasksInfo().length, before + 1);
     assert.equal(sim.stats.rateLimited, 0, 'no 429 was provoked');
+  });
+
+  it('an export whose zip holds no readable post is an error; the zip is archived as it is', async () => {
+    const before = sim.exportTasksInfo().length;
+    // A zip without RingCentral's posts folder (another layout): nothing the unpack can read.
+    sim.rewriteExports((files) => files.filter((f) => !f.name.startsWith('posts/')));
+    try {
+      const { src, seen, received, failed, errors } = await start(sim, { unpack: true });
+      src.receive({ payload: 1 });
+      await waitFor(() => errors.length > 0, 60_000, 'the error');
+      const [task] = sim.exportTasksInfo().slice(before);
+      assert.match(
+        errors[0],
+        new RegExp(
+          `^(Error: )?The export task ${task.id} \\(${daysBefore(2).slice(0, 10)} to ${daysBefore(1).slice(0, 10)}\\) ` +
+            'holds no posts that can be unpacked: it has no posts/posts_N\\.json \\(it holds request_info\\.json, ' +
+            'chats/chats_1\\.json, members/members_1\\.json, guests/guests_1\\.json, events/events_1\\.json\\)\\. ' +
+            'The zip is archived as it is; no chat file was written$',
+        ),
+      );
+      await waitFor(() => seen.at(-1)?.text === 'no readable posts in the export', 5_000, 'the status');
+      assert.equal(seen.at(-1)?.fill, 'red');
+      await waitFor(() => received.length + failed.length >= 1, 30_000, 'the zip archived');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(failed, []);
+      assert.deepEqual(
+        received.map((m) => m.payload.key),
+        [`TeamMessagingExport:${task.id}:${task.id}-1`],
+      );
+      assert.equal(received[0].receipt.sha256, sim.expectedExport(task.id).sha256);
+    } finally {
+      sim.rewriteExports();
+    }
   });
 
   it('exports a range from msg.backfill and leaves its position alone', async () => {

@@ -47,6 +47,7 @@ const spec = {
   'no-other-extensions': { type: 'boolean', help: 'only user extensions (no Department, Voicemail, …)' },
   'posts-per-day': { type: 'string', help: 'team-messaging posts per day (20)' },
   'export-polls': { type: 'string', help: 'data-export task reads until Completed (2)' },
+  'export-file-elements': { type: 'string', help: 'elements per numbered file of an export zip (10000)' },
   'no-compliance-export': { type: 'boolean', help: 'data export answers 403 FeatureNotAvailable' },
   verbose: { type: 'boolean', help: 'log every request on stderr' },
   help: { type: 'boolean', help: 'show this help' },
@@ -133,6 +134,7 @@ function main(): void {
     otherExtensions: values['no-other-extensions'] === true ? false : undefined,
     postsPerDay: num('posts-per-day'),
     exportPollsToComplete: num('export-polls'),
+    exportFileElements: num('export-file-elements'),
     complianceExportEnabled: values['no-compliance-export'] === true ? false : undefined,
     liveActivity: liveInterval
       ? {

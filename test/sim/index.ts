@@ -22,6 +22,7 @@ export {
   type AttachmentInfo,
   type ExportDigest,
   type ExportTaskInfo,
+  type ExportRewrite,
 } from './simulator';
 export {
   storedZip,

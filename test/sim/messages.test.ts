@@ -418,23 +418,42 @@ describe('simulator: team-messaging data export', () => {
     assert.equal(sha(zip), expected.sha256);
     assert.equal(zip.length, expected.bytes);
 
+    // RingCentral's documented layout: request_info.json and eight folders of numbered files.
     const entries = readZip(zip);
     const names = entries.map((e) => e.name);
-    assert.ok(names.includes('users.json') && names.includes('chats.json'));
-    assert.ok(names.some((n) => /^chats\/\d+\/posts\.json$/.test(n)));
+    const parsed = (name: string) =>
+      JSON.parse(entries.find((e) => e.name === name)!.data.toString('utf8')) as Json;
+    assert.deepEqual(parsed('request_info.json'), { timeFrom, timeTo });
+    for (const folder of ['chats', 'members', 'guests', 'posts', 'events', 'tasks', 'notes', 'files'])
+      assert.ok(names.includes(`${folder}/${folder}_1.json`), folder);
     for (const e of entries) {
       assert.equal(sha(e.data), expected.entries[e.name], e.name);
+      assert.match(e.name, /^(request_info|([a-z]+)\/\2_\d+)\.json$/);
       JSON.parse(e.data.toString('utf8'));
     }
     assert.deepEqual(names.sort(), Object.keys(expected.entries).sort());
-    const users = JSON.parse(entries.find((e) => e.name === 'users.json')!.data.toString('utf8')) as Json[];
-    assert.equal(users.length, sim.extensions.length);
-    for (const e of entries.filter((x) => x.name.endsWith('posts.json'))) {
-      for (const p of JSON.parse(e.data.toString('utf8')) as Json[]) {
-        assert.ok(p.creatorId && typeof p.text === 'string' && Array.isArray(p.attachments));
-        const t = Date.parse(p.creationTime);
-        assert.ok(t >= Date.parse(timeFrom) && t <= Date.parse(timeTo));
-      }
+    const members = parsed('members/members_1.json') as Json[];
+    assert.equal(members.length, sim.extensions.length);
+    assert.deepEqual(
+      (parsed('chats/chats_1.json') as Json[]).map((c) => c.id),
+      sim.team.chats.map((c) => c.id),
+    );
+    // One posts file (the default holds 10,000), every post of the time frame in it.
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('posts/')),
+      ['posts/posts_1.json'],
+    );
+    const posts = parsed('posts/posts_1.json') as Json[];
+    assert.deepEqual(
+      posts.map((p) => p.id),
+      sim.team.posts
+        .filter((p) => p.creationTime >= Date.parse(timeFrom) && p.creationTime <= Date.parse(timeTo))
+        .map((p) => p.id),
+    );
+    for (const p of posts) {
+      assert.ok(p.groupId && p.creatorId && typeof p.text === 'string' && Array.isArray(p.attachments));
+      const t = Date.parse(p.creationTime);
+      assert.ok(t >= Date.parse(timeFrom) && t <= Date.parse(timeTo));
     }
     if (existsSync('/usr/bin/unzip')) {
       const dir = mkdtempSync(join(tmpdir(), 'sim-zip-'));
@@ -450,6 +469,53 @@ describe('simulator: team-messaging data export', () => {
     assert.equal(sim.expectedExport(task.id).sha256, expected.sha256);
   });
 
+  it('splits each folder into numbered files of at most exportFileElements elements', async () => {
+    const small = await startSimulator({
+      seed: 9,
+      now: FIXED_NOW,
+      days: 3,
+      postsPerDay: 10,
+      exportFileElements: 4,
+      rateLimits: RELAXED,
+    });
+    try {
+      const t = await login(small);
+      const timeFrom = new Date(Date.parse(FIXED_NOW) - 3 * DAY).toISOString();
+      const body = { timeFrom, timeTo: FIXED_NOW };
+      const created = await call(small, '/team-messaging/v1/data-export', t, { method: 'POST', body });
+      const task = (await created.json()) as Json;
+      for (let i = 0; i < 2; i++) await getJson(small, `/team-messaging/v1/data-export/${task.id}`, t);
+      const done = await getJson(small, `/team-messaging/v1/data-export/${task.id}`, t);
+      const entries = readZip(await bytesOf(await call(small, done.datasets[0].uri, t)));
+      const postFiles = entries
+        .map((e) => ({ m: /^posts\/posts_(\d+)\.json$/.exec(e.name), e }))
+        .filter((x) => x.m)
+        .sort((a, b) => Number(a.m![1]) - Number(b.m![1]));
+      const want = small.team.posts.filter((p) => p.creationTime >= Date.parse(timeFrom)).map((p) => p.id);
+      assert.equal(postFiles.length, Math.ceil(want.length / 4));
+      assert.deepEqual(
+        postFiles.map((x) => x.m![1]),
+        postFiles.map((_, i) => String(i + 1)),
+        'numbered from 1 without gaps',
+      );
+      const lists = postFiles.map((x) => JSON.parse(x.e.data.toString('utf8')) as Json[]);
+      assert.ok(lists.every((l) => l.length >= 1 && l.length <= 4));
+      assert.deepEqual(
+        lists.flat().map((p) => p.id),
+        want,
+        'every post once, in time order',
+      );
+      const chatsIn = lists.map((l) => new Set(l.map((p) => p.groupId)));
+      assert.ok(
+        [...chatsIn[0]].some((chat) => chatsIn.slice(1).some((set) => set.has(chat))),
+        "a chat's posts span several files",
+      );
+      assert.ok(entries.some((e) => e.name === 'members/members_1.json'));
+    } finally {
+      await small.close();
+    }
+  });
+
   it('chatIds limit the export; bad time frames and a third active task are refused', async () => {
     const chatId = sim.team.chats[0].id;
     const res = await call(sim, '/team-messaging/v1/data-export', token, {
@@ -459,8 +525,6 @@ describe('simulator: team-messaging data export', () => {
     assert.equal(res.status, 202);
     const one = (await res.json()) as Json;
     assert.deepEqual(one.specific.chatIds, [chatId]);
-    const names = Object.keys(sim.expectedExport(one.id).entries);
-    assert.ok(names.every((n) => !n.startsWith('chats/') || n === `chats/${chatId}/posts.json`));
 
     const tooLong = await call(sim, '/team-messaging/v1/data-export', token, {
       method: 'POST',
@@ -475,6 +539,19 @@ describe('simulator: team-messaging data export', () => {
     assert.equal(three.status, 400, 'at most 2 tasks not yet Completed');
     // completing one frees a slot
     for (let i = 0; i < 2; i++) await getJson(sim, `/team-messaging/v1/data-export/${one.id}`, token);
+    // The completed export holds that chat only.
+    const done = await getJson(sim, `/team-messaging/v1/data-export/${one.id}`, token);
+    const entries = readZip(await bytesOf(await call(sim, done.datasets[0].uri, token)));
+    const parsed = (name: string) =>
+      JSON.parse(entries.find((e) => e.name === name)!.data.toString('utf8')) as Json;
+    assert.deepEqual(parsed('request_info.json').chatIds, [chatId]);
+    assert.deepEqual(
+      (parsed('chats/chats_1.json') as Json[]).map((c) => c.id),
+      [chatId],
+    );
+    const posts = parsed('posts/posts_1.json') as Json[];
+    assert.ok(posts.length > 0);
+    assert.ok(posts.every((p) => p.groupId === chatId));
     const four = await call(sim, '/team-messaging/v1/data-export', token, { method: 'POST', body: {} });
     assert.equal(four.status, 202);
     assert.equal((await call(sim, '/team-messaging/v1/data-export/nope', token)).status, 404);

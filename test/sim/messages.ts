@@ -477,58 +477,98 @@ export class SimTeamMessaging {
     });
   }
 
-  /** The files of an export of [timeFrom, timeTo], limited to chatIds and contacts when given. */
+  /**
+   * The files of an export of [timeFrom, timeTo], limited to chatIds and contacts when given, in
+   * the layout RingCentral documents ("Compliance Export File Structure"): `request_info.json` and
+   * the folders chats, members, guests, posts, events, tasks, notes and files, each holding
+   * numbered files of at most `perFile` elements (`posts/posts_1.json`, `posts/posts_2.json`, …).
+   * Posts are in time order across all chats, so one chat's posts can span several files.
+   */
   exportFiles(
     users: readonly SimExtension[],
-    spec: { timeFrom: number; timeTo: number; chatIds?: string[]; contactIds?: string[] },
+    spec: {
+      timeFrom: number;
+      timeTo: number;
+      chatIds?: string[];
+      contacts?: Array<{ id?: string; email?: string }>;
+      contactIds?: string[];
+      perFile?: number;
+    },
   ): Array<{ name: string; data: Buffer }> {
     const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v, null, 2), 'utf8');
-    const chats = this.chats.filter((c) => !spec.chatIds?.length || spec.chatIds.includes(c.id));
-    const files = [
+    const perFile = Math.max(1, Math.floor(spec.perFile ?? 10_000));
+    const files: Array<{ name: string; data: Buffer }> = [
       {
-        name: 'users.json',
-        data: json(
-          users.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName, email: u.email })),
-        ),
-      },
-      {
-        name: 'chats.json',
-        data: json(
-          chats.map((c) => ({
-            id: c.id,
-            type: c.type,
-            ...(c.name ? { name: c.name } : {}),
-            members: c.members.map((id) => ({ id })),
-            creationTime: new Date(c.creationTime).toISOString(),
-          })),
-        ),
+        name: 'request_info.json',
+        data: json({
+          timeFrom: new Date(spec.timeFrom).toISOString(),
+          timeTo: new Date(spec.timeTo).toISOString(),
+          ...(spec.contacts?.length ? { contacts: spec.contacts } : {}),
+          ...(spec.chatIds?.length ? { chatIds: spec.chatIds } : {}),
+        }),
       },
     ];
-    for (const chat of chats) {
-      const posts = this.posts.filter(
-        (p) =>
-          p.chatId === chat.id &&
-          p.creationTime >= spec.timeFrom &&
-          p.creationTime <= spec.timeTo &&
-          (!spec.contactIds?.length || spec.contactIds.includes(p.creatorId)),
-      );
-      if (posts.length === 0) continue;
-      files.push({
-        name: `chats/${chat.id}/posts.json`,
-        data: json(
-          posts.map((p) => ({
-            id: p.id,
-            groupId: p.chatId,
-            type: 'TextMessage',
-            creatorId: p.creatorId,
-            text: p.text,
-            creationTime: new Date(p.creationTime).toISOString(),
-            lastModifiedTime: new Date(p.creationTime).toISOString(),
-            attachments: p.attachments,
-          })),
-        ),
-      });
-    }
+    // Every folder has at least its first file, an empty list when there is nothing to hold.
+    const numbered = (folder: string, elements: unknown[]): void => {
+      for (let at = 0, n = 1; at === 0 || at < elements.length; at += perFile, n++)
+        files.push({ name: `${folder}/${folder}_${n}.json`, data: json(elements.slice(at, at + perFile)) });
+    };
+    const chats = this.chats.filter((c) => !spec.chatIds?.length || spec.chatIds.includes(c.id));
+    const chatIds = new Set(chats.map((c) => c.id));
+    const posts = this.posts.filter(
+      (p) =>
+        chatIds.has(p.chatId) &&
+        p.creationTime >= spec.timeFrom &&
+        p.creationTime <= spec.timeTo &&
+        (!spec.contactIds?.length || spec.contactIds.includes(p.creatorId)),
+    );
+    numbered(
+      'chats',
+      chats.map((c) => ({
+        id: c.id,
+        type: c.type,
+        ...(c.name ? { name: c.name } : {}),
+        members: c.members.map((id) => ({ id })),
+        creationTime: new Date(c.creationTime).toISOString(),
+        lastModifiedTime: new Date(c.creationTime).toISOString(),
+      })),
+    );
+    numbered(
+      'members',
+      users.map((u) => ({ id: u.id, firstName: u.firstName, lastName: u.lastName, email: u.email })),
+    );
+    numbered('guests', []);
+    numbered(
+      'posts',
+      posts.map((p) => ({
+        id: p.id,
+        groupId: p.chatId,
+        type: 'TextMessage',
+        creatorId: p.creatorId,
+        text: p.text,
+        creationTime: new Date(p.creationTime).toISOString(),
+        lastModifiedTime: new Date(p.creationTime).toISOString(),
+        attachments: p.attachments,
+      })),
+    );
+    numbered('events', []);
+    numbered('tasks', []);
+    numbered('notes', []);
+    numbered(
+      'files',
+      posts.flatMap((p) =>
+        p.attachments.map((a) => ({
+          id: a.id,
+          name: a.name,
+          contentType: a.contentType,
+          size: a.size,
+          groupId: p.chatId,
+          postId: p.id,
+          creatorId: p.creatorId,
+          creationTime: new Date(p.creationTime).toISOString(),
+        })),
+      ),
+    );
     return files;
   }
 }

@@ -134,6 +134,11 @@ export interface SimulatorOptions {
   complianceExportEnabled?: boolean;
   /** Reads of a data-export task until it is Completed (the first read shows InProgress). Default 2. */
   exportPollsToComplete?: number;
+  /**
+   * Elements per numbered file of an export zip (`posts/posts_1.json`, `posts/posts_2.json`, …).
+   * RingCentral's limit is 10,000; tests set a small one to get several files. Default 10000.
+   */
+  exportFileElements?: number;
   /** Adds calls while running. */
   liveActivity?: { intervalMs: number; callsPerTick?: number; messagesPerTick?: number };
   /** Receives one line per request. */
@@ -306,7 +311,14 @@ interface ExportTask {
   chatIds?: string[];
   polls: number;
   zip?: Buffer;
+  /** Set by rewriteExports when the task was created. */
+  rewrite?: ExportRewrite;
 }
+
+/** Changes the files of an export zip (name and bytes, in the zip's order). */
+export type ExportRewrite = (
+  files: Array<{ name: string; data: Buffer }>,
+) => Array<{ name: string; data: Buffer }>;
 
 interface Session {
   id: string;
@@ -483,6 +495,7 @@ export class Simulator {
   private readonly deletedContent = new Set<string>();
   private readonly exportTasks = new Map<string, ExportTask>();
   private exportCounter = 0;
+  private exportRewrite?: ExportRewrite;
   platformUrl = '';
   mediaUrl = '';
   /** The last 2000 requests (control routes excluded), oldest first. */
@@ -563,6 +576,7 @@ export class Simulator {
       postsPerDay: options.postsPerDay ?? 20,
       complianceExportEnabled: options.complianceExportEnabled ?? true,
       exportPollsToComplete: options.exportPollsToComplete ?? 2,
+      exportFileElements: Math.max(1, Math.floor(options.exportFileElements ?? 10_000)),
       liveActivity: options.liveActivity
         ? {
             intervalMs: options.liveActivity.intervalMs,
@@ -834,6 +848,14 @@ export class Simulator {
       polls: t.polls,
       ...(this.exportStatus(t) === 'Completed' ? { datasetUri: this.datasetUri(t) } : {}),
     }));
+  }
+
+  /**
+   * Export tasks created from now on get zips whose files `rewrite` changes (a layout the unpack
+   * must refuse, a damaged file); without an argument they are RingCentral's again.
+   */
+  rewriteExports(rewrite?: ExportRewrite): void {
+    this.exportRewrite = rewrite;
   }
 
   /** Size and SHA-256 of a data-export task's dataset (zip), and the SHA-256 of each file in it. */
@@ -1763,6 +1785,7 @@ export class Simulator {
         contacts,
         chatIds,
         polls: 0,
+        rewrite: this.exportRewrite,
       };
       this.exportTasks.set(id, task);
       this.sendJson(ctx, 202, this.exportTaskJson(task));
@@ -1859,12 +1882,15 @@ export class Simulator {
     const contactIds = t.contacts?.map(
       (c) => c.id ?? users.find((u) => u.email === c.email?.toLowerCase())?.id ?? '-',
     );
-    return this.team.exportFiles(users, {
+    const files = this.team.exportFiles(users, {
       timeFrom: t.timeFrom,
       timeTo: t.timeTo,
       chatIds: t.chatIds,
+      contacts: t.contacts,
       contactIds,
+      perFile: this.options.exportFileElements,
     });
+    return t.rewrite ? t.rewrite(files) : files;
   }
 
   private exportZip(t: ExportTask): Buffer {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { ArchiveItem } from '../../lib/items';
 import { Ledger } from '../../lib/ledger/index';
@@ -161,7 +162,8 @@ describe('compliance export with the simulator', { timeout: 120_000 }, () => {
   let sim: Simulator;
   let rc: RcClient;
   before(async () => {
-    sim = await simulator();
+    // Seven elements a file: the posts of two days span several posts_N.json.
+    sim = await simulator({ exportFileElements: 7 });
     rc = client(sim);
   });
 
@@ -199,6 +201,8 @@ describe('compliance export with the simulator', { timeout: 120_000 }, () => {
     const zip = await ZipReader.open(file);
     try {
       await zip.verify();
+      const postFiles = zip.entries.filter((e) => /^posts\/posts_\d+\.json$/.test(e.name));
+      assert.ok(postFiles.length > 1, `posts in ${postFiles.length} numbered files`);
       for (const entry of zip.entries) {
         const sha = createHash('sha256')
           .update(await zip.read(entry))
@@ -435,58 +439,201 @@ describe('compliance export: failures and the zip', () => {
     ledger.close();
   });
 
-  it('reads chats by UTC day; a post on the boundary belongs to the next day', async () => {
-    const json = (v: unknown) => Buffer.from(JSON.stringify(v));
-    const zip = storedZip(
-      [
-        {
-          name: 'users.json',
-          data: json([
-            { id: '1', firstName: 'Ann', lastName: 'Lee' },
-            { id: '2', firstName: 'Bo' },
-          ]),
-        },
-        {
-          name: 'chats.json',
-          data: json([{ id: '10', type: 'Direct', members: [{ id: '1' }, { id: '2' }] }]),
-        },
-        {
-          name: 'chats/10/posts.json',
-          data: json([
-            { id: 'a', creatorId: '1', creationTime: '2026-01-01T00:00:00.000Z' },
-            { id: 'b', creatorId: '2', creationTime: '2026-01-01T23:59:59.999Z' },
-            { id: 'c', creatorId: '2', creationTime: '2026-01-02T10:00:00.000Z' },
-            { id: 'd', creatorId: '1', creationTime: '2026-01-03T00:00:00.000Z' },
-          ]),
-        },
-      ],
-      Date.now(),
-    );
-    const file = path.join(tmp, 'days.zip');
-    writeFileSync(file, zip);
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+  const piece = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-03T00:00:00.000Z' };
+  let zips = 0;
+
+  /** The chat days a zip of these files unpacks into (for the days of `piece`). */
+  async function unpacked(files: Array<{ name: string; data: Buffer }>): Promise<ChatDays> {
+    const file = path.join(tmp, `layout-${++zips}.zip`);
+    writeFileSync(file, storedZip(files, Date.now()));
     const reader = await ZipReader.open(file);
-    const days = new ChatDays({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-03T00:00:00.000Z' });
+    const days = new ChatDays(piece);
     try {
+      await reader.verify();
       await days.addZip(reader, 'test');
     } finally {
       await reader.close();
     }
-    const items = days.items({ id: '5' }, { rc: 'rc' });
-    assert.deepEqual(
-      items.map((i) => [
-        i.key,
-        i.fileName,
-        (i.content as { json: { posts: Array<{ id: string }> } }).json.posts.map((p) => p.id),
+    return days;
+  }
+  const postsOf = (items: ArchiveItem[]) =>
+    items.map((i) => [
+      i.key,
+      i.fileName,
+      (i.content as { json: { posts: Array<{ id: string }> } }).json.posts.map((p) => p.id),
+    ]);
+  /** RingCentral's documented layout: request_info.json and numbered files in eight folders. */
+  const documented = (posts: Buffer[], extra: Array<{ name: string; data: Buffer }> = []) => [
+    { name: 'request_info.json', data: json({ timeFrom: piece.from, timeTo: piece.to }) },
+    {
+      name: 'chats/chats_1.json',
+      data: json([
+        { id: '10', type: 'Direct', members: [{ id: '1' }, { id: '2' }] },
+        { id: '20', type: 'Team', name: 'Sales' },
       ]),
+    },
+    { name: 'members/members_1.json', data: json([{ id: '1', firstName: 'Ann', lastName: 'Lee' }]) },
+    { name: 'guests/guests_1.json', data: json([{ id: '2', firstName: 'Bo' }]) },
+    ...posts.map((data, i) => ({ name: `posts/posts_${i + 1}.json`, data })),
+    ...['events', 'tasks', 'notes', 'files'].map((f) => ({ name: `${f}/${f}_1.json`, data: json([]) })),
+    ...extra,
+  ];
+
+  it('unpacks the documented layout: every posts_N.json, one file per chat per UTC day, boundary post to the next day', async () => {
+    const days = await unpacked(
+      documented(
+        [
+          json([
+            { id: 'a', groupId: '10', creatorId: '1', creationTime: '2026-01-01T00:00:00.000Z' },
+            { id: 'b', groupId: '20', creatorId: '1', creationTime: '2026-01-01T09:00:00.000Z' },
+            { id: 'c', groupId: '10', creatorId: '2', creationTime: '2026-01-01T23:59:59.999Z' },
+          ]),
+          json([
+            { id: 'd', groupId: '10', creatorId: '2', creationTime: '2026-01-01T12:00:00.000Z' },
+            { id: 'e', groupId: '20', creatorId: '2', creationTime: '2026-01-02T10:00:00.000Z' },
+          ]),
+          // An object with a list (as RingCentral's lists are) reads as well.
+          json({
+            records: [
+              { id: 'f', groupId: '10', creatorId: '1', creationTime: '2026-01-02T08:00:00.000Z' },
+              { id: 'g', groupId: '10', creatorId: '1', creationTime: '2026-01-03T00:00:00.000Z' },
+              { id: 'a', groupId: '10', creatorId: '1', creationTime: '2026-01-01T00:00:00.000Z' },
+            ],
+          }),
+        ],
+        // A folder the unpack does not know, and posts elsewhere than posts/, stay in the zip only.
+        [
+          { name: 'reactions/reactions_1.json', data: json([{ id: 'x', groupId: '10' }]) },
+          {
+            name: 'notes/posts_1.json',
+            data: json([{ id: 'n', groupId: '10', creationTime: '2026-01-01T01:00:00.000Z' }]),
+          },
+        ],
+      ),
+    );
+    assert.deepEqual(days.problems, []);
+    assert.equal(days.noPosts(), undefined);
+    const items = days.items({ id: '5' }, { rc: 'rc' });
+    assert.deepEqual(postsOf(items), [
+      // Posts of one chat from two files, in time order; the duplicate once.
+      ['TeamMessagingExport:chat:10:2026-01-01', 'Ann Lee, Bo_2026-01-01.json', ['a', 'd', 'c']],
+      ['TeamMessagingExport:chat:20:2026-01-01', 'Sales_2026-01-01.json', ['b']],
+      ['TeamMessagingExport:chat:10:2026-01-02', 'Ann Lee, Bo_2026-01-02.json', ['f']],
+      ['TeamMessagingExport:chat:20:2026-01-02', 'Sales_2026-01-02.json', ['e']],
+    ]);
+    // The people who posted that day, from members/ and guests/.
+    const first = items[0].content as { json: { users: Array<{ id: string; firstName?: string }> } };
+    assert.deepEqual(
+      first.json.users.map((u) => [u.id, u.firstName]),
       [
-        ['TeamMessagingExport:chat:10:2026-01-01', 'Ann Lee, Bo_2026-01-01.json', ['a', 'b']],
-        ['TeamMessagingExport:chat:10:2026-01-02', 'Ann Lee, Bo_2026-01-02.json', ['c']],
+        ['1', 'Ann'],
+        ['2', 'Bo'],
       ],
     );
-    const first = items[0].content as { json: { users: Array<{ id: string }> } };
-    assert.deepEqual(
-      first.json.users.map((u) => u.id),
-      ['1', '2'],
+  });
+
+  it('reports a numbered file that is not JSON by name and still unpacks the others', async () => {
+    const days = await unpacked(
+      documented([
+        // With a byte-order mark, which is still JSON.
+        Buffer.concat([
+          Buffer.from('\uFEFF'),
+          json([{ id: 'a', groupId: '10', creatorId: '1', creationTime: '2026-01-01T10:00:00.000Z' }]),
+        ]),
+        Buffer.from('[{"id": "b", "groupId": "10", '),
+        json([
+          { id: 'c', groupId: '10', creationTime: '2026-01-02T10:00:00.000Z' },
+          { id: 'd', creationTime: '2026-01-02T11:00:00.000Z' },
+          { id: 'e', groupId: '10' },
+        ]),
+        json({ unexpected: true }),
+      ]),
     );
+    assert.deepEqual(days.problems, [
+      'test: posts/posts_2.json is not valid JSON; what it holds is in the zip only',
+      'test: 2 post(s) in posts/posts_3.json have no chat id (groupId) or no creation time; they are in the zip only',
+      'test: posts/posts_4.json holds no list of posts; what it holds is in the zip only',
+    ]);
+    assert.equal(days.noPosts(), undefined);
+    assert.deepEqual(
+      postsOf(days.items({ id: '5' }, { rc: 'rc' })).map(([key, , ids]) => [key, ids]),
+      [
+        ['TeamMessagingExport:chat:10:2026-01-01', ['a']],
+        ['TeamMessagingExport:chat:10:2026-01-02', ['c']],
+      ],
+    );
+  });
+
+  it('an export without readable posts says why; days without posts are no error', async () => {
+    // The layout the unpack once read, which RingCentral does not make.
+    const invented = await unpacked([
+      { name: 'users.json', data: json([{ id: '1', firstName: 'Ann' }]) },
+      { name: 'chats.json', data: json([{ id: '10', type: 'Direct' }]) },
+      {
+        name: 'chats/10/posts.json',
+        data: json([{ id: 'a', creatorId: '1', creationTime: '2026-01-01T10:00:00.000Z' }]),
+      },
+    ]);
+    assert.deepEqual(invented.items({ id: '5' }, { rc: 'rc' }), []);
+    assert.deepEqual(invented.noPosts(), {
+      reason: 'no-post-files',
+      detail: 'users.json, chats.json, chats/10/posts.json',
+    });
+
+    const broken = await unpacked(
+      documented([Buffer.from('not json'), json([{ id: 'a', text: 'no chat, no time' }])]),
+    );
+    assert.deepEqual(broken.noPosts(), {
+      reason: 'no-readable-post',
+      detail: '1 of 2 posts file(s) read, 1 element(s) in them',
+    });
+    assert.equal(broken.problems.length, 2);
+
+    const quiet = await unpacked(documented([json([])]));
+    assert.equal(quiet.noPosts(), undefined);
+    assert.deepEqual(quiet.problems, []);
+    assert.deepEqual(quiet.items({ id: '5' }, { rc: 'rc' }), []);
+  });
+
+  it('a run whose export holds no readable post records the zip and names the piece', async () => {
+    const zip = storedZip(
+      [{ name: 'chats/10/posts.json', data: json([{ id: 'a', creationTime: '2026-01-01T10:00:00.000Z' }]) }],
+      Date.now(),
+    );
+    let downloads = 0;
+    const fake: ExportClient = {
+      async request<T>(method: string) {
+        const task = {
+          id: '88',
+          status: method === 'POST' ? 'Accepted' : 'Completed',
+          datasets: [{ id: '88-1', uri: 'http://127.0.0.1:9/88-1', size: zip.length }],
+        };
+        return task as T;
+      },
+      async openContent() {
+        downloads++;
+        return { body: Readable.from([zip]), contentLength: zip.length };
+      },
+    };
+    const ledger = Ledger.openMemory();
+    const { result, items } = await run(undefined as never, fake, ledger, { unpack: true, pollMs: 1 });
+    assert.equal(downloads, 1);
+    assert.deepEqual(result.noPosts, [
+      {
+        taskId: '88',
+        from: daysBefore(2),
+        to: today(),
+        reason: 'no-post-files',
+        detail: 'chats/10/posts.json',
+      },
+    ]);
+    assert.deepEqual(
+      items.map((i) => i.key),
+      ['TeamMessagingExport:88:88-1'],
+      'the zip is archived as it is',
+    );
+    assert.equal(ledger.counts('node-1').Pending, 1);
+    ledger.close();
   });
 });

@@ -121,7 +121,7 @@ describe('zip reader', () => {
   it('reads deflated and stored entries, checking CRC and size', async () => {
     const bytes = makeZip(
       [
-        { name: 'chats/1/posts.json', data: json, method: 8 },
+        { name: 'posts/posts_1.json', data: json, method: 8 },
         { name: 'big.txt', data: text, method: 8 },
         { name: 'stored.txt', data: Buffer.from('as is'), method: 0 },
         { name: 'empty/', data: Buffer.alloc(0), method: 0 },
@@ -132,7 +132,7 @@ describe('zip reader', () => {
       assert.deepEqual(
         zip.entries.map((e) => [e.name, e.method, e.size, e.isDirectory]),
         [
-          ['chats/1/posts.json', 8, json.length, false],
+          ['posts/posts_1.json', 8, json.length, false],
           ['big.txt', 8, text.length, false],
           ['stored.txt', 0, 5, false],
           ['empty/', 0, 0, true],
@@ -140,7 +140,7 @@ describe('zip reader', () => {
       );
       assert.ok(zip.entries[1].compressedSize < text.length / 10, 'really deflated');
       assert.equal(zip.entries[0].modifiedAt?.toISOString(), '2026-05-01T12:30:00.000Z');
-      assert.deepEqual(await zip.read('chats/1/posts.json'), json);
+      assert.deepEqual(await zip.read('posts/posts_1.json'), json);
       assert.deepEqual(await zip.read('big.txt'), text);
       assert.equal((await zip.read('stored.txt')).toString(), 'as is');
       assert.equal((await zip.read('empty/')).length, 0);
@@ -151,15 +151,15 @@ describe('zip reader', () => {
 
   it("reads the simulator's stored zip", async () => {
     const files = [
-      { name: 'users.json', data: Buffer.from('[]') },
-      { name: 'chats/3001001/posts.json', data: json },
+      { name: 'members/members_1.json', data: Buffer.from('[]') },
+      { name: 'posts/posts_2.json', data: json },
     ];
     await withZip(storedZip(files, Date.UTC(2026, 0, 2, 3, 4, 6)), async (zip) => {
       assert.deepEqual(
         zip.entries.map((e) => e.name),
         files.map((f) => f.name),
       );
-      assert.deepEqual(await zip.read('chats/3001001/posts.json'), json);
+      assert.deepEqual(await zip.read('posts/posts_2.json'), json);
       await zip.verify();
     });
   });
@@ -214,7 +214,7 @@ describe('zip reader', () => {
         name,
       );
     }
-    assert.equal(unsafeEntryName('chats/1/posts.json'), undefined);
+    assert.equal(unsafeEntryName('posts/posts_1.json'), undefined);
     assert.equal(unsafeEntryName('a..b/c..json'), undefined);
   });
 
