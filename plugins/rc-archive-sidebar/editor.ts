@@ -92,11 +92,16 @@ interface Filters {
 }
 
 let content: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** What the sidebar tab holds: the log, or while the wide view shows it, a note that says so. */
+let tabRoot: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+let wideView: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 let filters: Filters = defaultFilters();
 let page = 1;
 let pageSize: number = PAGE_SIZES[0];
 let lastPage: LogPage | undefined;
 const selected = new Set<string>();
+/** Rows whose whole error the user opened; they stay open while the page is read again. */
+const openErrors = new Set<string>();
 let loadSeq = 0;
 let stale = true;
 let reloadTimer: ReturnType<typeof setTimeout> | undefined;
@@ -139,6 +144,13 @@ function errorOf(xhr: Xhr): string {
 function notifyError(key: string, error: string): void {
   RED.notify(t(`messages.${key}`, { error }), { type: 'error', timeout: 8000 });
 }
+
+/**
+ * Columns a narrow sidebar leaves out (the CSS container query hides them): a row then keeps its
+ * type, File Created, status and Retry in view; the wide view shows every column.
+ */
+const WIDE_ONLY = 'rc-archive-wide-only';
+const WIDE_ONLY_COLUMNS = new Set(['from', 'to', 'archived', 'storage']);
 
 // ---- Building the tab -------------------------------------------------------------------------
 
@@ -195,6 +207,9 @@ function build() {
   $('<span class="button-group">')
     .append(button('download', t('actions.download'), 'fa-download'))
     .appendTo(actions);
+  $('<span class="button-group rc-archive-open-wide">')
+    .append(button('open-wide', '', 'fa-expand').attr('title', t('actions.openWide')))
+    .appendTo(actions);
 
   const scroll = $('<div class="rc-archive-scroll">').appendTo(content);
   const table = $('<table class="rc-archive-table" data-rc="table">').appendTo(scroll);
@@ -205,6 +220,7 @@ function build() {
   for (const col of ['type', 'from', 'to', 'created', 'archived', 'storage', 'status', 'action'])
     $('<th>')
       .attr('data-rc', `col-${col}`)
+      .toggleClass(WIDE_ONLY, WIDE_ONLY_COLUMNS.has(col))
       .text(t(`columns.${col}`))
       .appendTo(head);
   $('<tbody data-rc="rows">').appendTo(table);
@@ -285,6 +301,7 @@ function wire() {
   $rc('refresh').on('click', () => load());
   $rc('retry-selected').on('click', () => retry([...selected]));
   $rc('download').on('click', () => void download());
+  $rc('open-wide').on('click', () => openWide());
   $rc('select-all').on('change', function (this: HTMLInputElement) {
     const on = this.checked;
     $rc('row-select').each(function (this: HTMLInputElement) {
@@ -304,6 +321,17 @@ function wire() {
   });
   content.on('click', '[data-rc="retry"]', function (this: HTMLElement) {
     retry([$(this).closest('tr').attr('data-key') as string]);
+  });
+  // A long error is cut to the cell's width; a click shows all of it under the row, across the
+  // table (a second click hides it).
+  content.on('click', '[data-rc="error"]', function (this: HTMLElement) {
+    const tr = $(this).closest('tr');
+    const key = tr.attr('data-key') as string;
+    if (openErrors.delete(key)) tr.next('[data-rc="error-detail"]').remove();
+    else {
+      openErrors.add(key);
+      tr.after(errorDetail($(this).text()));
+    }
   });
 }
 
@@ -375,6 +403,21 @@ function cell(rc: string, text: string | undefined, title?: string) {
   return td;
 }
 
+/** A time cell whose day and time may go on two lines in a narrow sidebar, each kept whole. */
+function timeCell(rc: string, iso: string | undefined) {
+  const td = $('<td>').attr('data-rc', rc);
+  if (iso) td.attr('title', iso);
+  const text = formatTime(iso);
+  const space = text.indexOf(' ');
+  if (space < 0) return td.text(text);
+  $('<span class="rc-archive-nowrap">').text(text.slice(0, space)).appendTo(td);
+  td.append(document.createTextNode(' '));
+  $('<span class="rc-archive-nowrap">')
+    .text(text.slice(space + 1))
+    .appendTo(td);
+  return td;
+}
+
 function renderRow(row: LogRow, writable: boolean) {
   const tr = $('<tr data-rc="row">').attr({ 'data-key': row.key, 'data-status': row.status, title: row.key });
   const failed = row.status === 'Failed';
@@ -383,18 +426,23 @@ function renderRow(row: LogRow, writable: boolean) {
     .prop('checked', failed && selected.has(row.key));
   $('<td class="rc-archive-select">').append(box).appendTo(tr);
   tr.append(cell('cell-type', t(`kinds.${row.kind}`)));
-  tr.append(cell('cell-from', row.from, row.owner));
-  tr.append(cell('cell-to', row.to));
-  tr.append(cell('cell-created', formatTime(row.createdAt), row.createdAt));
-  tr.append(cell('cell-archived', formatTime(row.archivedAt), row.archivedAt));
-  tr.append(cell('cell-storage', row.storage ? (STORAGE_NAMES[row.storage] ?? row.storage) : '', row.path));
+  tr.append(cell('cell-from', row.from, row.owner).addClass(WIDE_ONLY));
+  tr.append(cell('cell-to', row.to).addClass(WIDE_ONLY));
+  tr.append(timeCell('cell-created', row.createdAt));
+  tr.append(timeCell('cell-archived', row.archivedAt).addClass(WIDE_ONLY));
+  tr.append(
+    cell('cell-storage', row.storage ? (STORAGE_NAMES[row.storage] ?? row.storage) : '', row.path).addClass(
+      WIDE_ONLY,
+    ),
+  );
   const status = $('<td data-rc="cell-status">');
-  $('<span class="rc-archive-status">')
+  const badge = $('<span class="rc-archive-status">')
     .addClass(`rc-archive-status-${row.status}`)
     .attr('data-rc', 'status')
     .text(t(`statuses.${row.status}`))
     .appendTo(status);
   if (row.lastError && (failed || row.status === 'Lost')) {
+    badge.attr('title', row.lastError);
     $('<div class="rc-archive-error" data-rc="error">')
       .text(row.lastError)
       .attr('title', row.lastError)
@@ -411,6 +459,12 @@ function renderRow(row: LogRow, writable: boolean) {
   return tr;
 }
 
+function errorDetail(error: string) {
+  const tr = $('<tr class="rc-archive-detail" data-rc="error-detail">');
+  $('<td>').attr('colspan', 9).text(error).appendTo(tr);
+  return tr;
+}
+
 function render(result: LogPage) {
   lastPage = result;
   const writable = canWrite();
@@ -421,7 +475,13 @@ function render(result: LogPage) {
     if (!keys.has(key) || row?.status !== 'Failed') selected.delete(key);
   }
   const body = $rc('rows').empty();
-  for (const row of result.rows) body.append(renderRow(row, writable));
+  for (const key of [...openErrors]) if (!keys.has(key)) openErrors.delete(key);
+  for (const row of result.rows) {
+    const tr = renderRow(row, writable);
+    body.append(tr);
+    const error = tr.find('[data-rc="error"]');
+    if (openErrors.has(row.key) && error.length) body.append(errorDetail(error.text()));
+  }
   $rc('empty').toggle(result.rows.length === 0);
   const first = result.total === 0 ? 0 : (result.page - 1) * result.pageSize + 1;
   const last = Math.min(result.total, (result.page - 1) * result.pageSize + result.rows.length);
@@ -523,15 +583,78 @@ async function download() {
   }
 }
 
+// ---- The wide view ----------------------------------------------------------------------------
+
+/**
+ * The log in a view that takes most of the window: the same element moves there, so filters, page,
+ * selection and live rows stay as they are; the sidebar tab meanwhile says where the log is.
+ */
+function openWide() {
+  if (wideView || !content) return;
+  wideView = $('<div class="rc-archive-wide-backdrop" data-rc="wide">').appendTo(document.body);
+  const panel = $('<div class="rc-archive-wide" role="dialog" aria-modal="true">')
+    .attr('aria-label', t('name'))
+    .appendTo(wideView);
+  const header = $('<div class="rc-archive-wide-header">').appendTo(panel);
+  $('<span class="rc-archive-wide-title">')
+    .append($('<i class="fa fa-archive"></i>'))
+    .append($('<span>').text(` ${t('name')}`))
+    .appendTo(header);
+  $('<button type="button" class="red-ui-button red-ui-button-small" data-rc="close-wide">')
+    .attr('title', t('actions.closeWide'))
+    .append($('<i class="fa fa-compress"></i>'))
+    .append($('<span>').text(` ${t('actions.closeWide')}`))
+    .on('click', () => closeWide())
+    .appendTo(header);
+  const body = $('<div class="rc-archive-wide-body">').appendTo(panel);
+  content.appendTo(body);
+  tabRoot.find('[data-rc="wide-note"]').show();
+  // A click beside the panel or Escape closes it, as Node-RED's dialogs do.
+  wideView.on('mousedown', (event: MouseEvent) => {
+    if (event.target === wideView[0]) closeWide();
+  });
+  $(document).on('keydown.rc-archive-wide', (event: KeyboardEvent) => {
+    if (event.key !== 'Escape') return;
+    // The key was for the wide view: the editor's own shortcuts would find its target detached.
+    event.stopPropagation();
+    closeWide();
+  });
+  panel.find('[data-rc="close-wide"]').trigger('focus');
+}
+
+function closeWide() {
+  if (!wideView) return;
+  $(document).off('keydown.rc-archive-wide');
+  tabRoot.find('[data-rc="wide-note"]').hide();
+  if (content) content.appendTo(tabRoot);
+  wideView.remove();
+  wideView = undefined;
+  // Focus goes back where the wide view was opened, if the sidebar shows it.
+  if (content) $rc('open-wide').filter(':visible').trigger('focus');
+}
+
+function buildTab() {
+  tabRoot = $('<div class="rc-archive-tab">');
+  const note = $('<div class="rc-archive-wide-note" data-rc="wide-note">').hide().appendTo(tabRoot);
+  $('<p>').text(t('messages.openWide')).appendTo(note);
+  $('<button type="button" class="red-ui-button" data-rc="back-to-sidebar">')
+    .text(t('actions.backToSidebar'))
+    .on('click', () => closeWide())
+    .appendTo(note);
+  tabRoot.append(build());
+  return tabRoot;
+}
+
 // ---- Plugin life ------------------------------------------------------------------------------
 
 function setup() {
   RED.sidebar.addTab({
     id: TAB_ID,
+    // The tab bar has room for a short label only; the full name is the tooltip and the title.
     label: t('label'),
-    name: t('label'),
+    name: t('name'),
     iconClass: 'fa fa-archive',
-    content: build(),
+    content: buildTab(),
     enableOnEdit: true,
     // Shown: read the page if it was never read or rows changed while hidden.
     onchange: () => {
@@ -546,9 +669,11 @@ function setup() {
 }
 
 function teardown() {
+  closeWide();
   RED.comms.unsubscribe?.(LIVE_TOPIC, onLive);
   RED.sidebar.removeTab(TAB_ID);
   content = undefined;
+  tabRoot = undefined;
 }
 
 RED.plugins.registerPlugin('rc-archive-sidebar', definition);

@@ -2,7 +2,9 @@
 // the RingCentral simulator in which the call recordings' folder is broken (a file stands where the
 // folder should be) while the call-log records archive; the sidebar lists every item, filters by
 // status, downloads exactly the filtered rows as CSV, and after the fault is cleared a click on
-// Retry turns a failed row Archived.
+// Retry turns a failed row Archived. At Node-RED's default sidebar width, in a laptop's window, each
+// row shows its type, File Created, status and Retry without sideways scrolling; a wide sidebar and
+// the wide view show every column, and the tab's title fits.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,20 @@ import {
 } from '../support/browser';
 import { readLedger, until, walk } from '../support/e2e';
 import { prepareUserDir, removeDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+
+/** Laptop-sized windows, in which the sidebar opens at Node-RED's default width. */
+const LAPTOP_WINDOWS = [
+  { width: 1366, height: 768 },
+  { width: 1280, height: 800 },
+];
+const COLUMNS = ['type', 'from', 'to', 'created', 'archived', 'storage', 'status', 'action'];
+
+interface Box {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
 
 function flows(callLogDir: string, recordingDir: string): unknown[] {
   return [
@@ -149,6 +165,142 @@ describe('the RingCentral Archive sidebar in Chromium', { timeout: 180_000 }, ()
     return shown;
   }
 
+  /**
+   * What the user sees of the log: the rows' scroll area without its scroll bar, cut to the
+   * editor's sidebar (or the wide view) and to the window; and where each row's cells are.
+   */
+  async function layout() {
+    return sidebar().evaluate((root) => {
+      const rect = (el: Element) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+      };
+      const scroll = root.querySelector('.rc-archive-scroll') as HTMLElement;
+      const s = rect(scroll);
+      const clips = [rect(root), { left: 0, right: window.innerWidth, top: 0, bottom: window.innerHeight }];
+      const frame = root.closest('#red-ui-sidebar, .red-ui-sidebar, [data-rc="wide"] .rc-archive-wide');
+      if (frame) clips.push(rect(frame));
+      const visible = {
+        left: s.left,
+        right: s.left + scroll.clientWidth,
+        top: s.top,
+        bottom: s.top + scroll.clientHeight,
+      };
+      for (const c of clips) {
+        visible.left = Math.max(visible.left, c.left);
+        visible.right = Math.min(visible.right, c.right);
+        visible.top = Math.max(visible.top, c.top);
+        visible.bottom = Math.min(visible.bottom, c.bottom);
+      }
+      const shownBox = (el: Element | null) =>
+        el && (el as HTMLElement).offsetParent !== null && el.getBoundingClientRect().width > 0
+          ? rect(el)
+          : null;
+      return {
+        frameWidth: frame ? Math.round(frame.getBoundingClientRect().width) : 0,
+        visible,
+        sidewaysScroll: scroll.scrollWidth - scroll.clientWidth,
+        headers: Object.fromEntries(
+          Array.from(root.querySelectorAll('thead th[data-rc^="col-"]')).map((th) => [
+            th.getAttribute('data-rc')!.slice(4),
+            shownBox(th),
+          ]),
+        ),
+        rows: Array.from(root.querySelectorAll('[data-rc="rows"] [data-rc="row"]')).map((tr) => ({
+          key: tr.getAttribute('data-key') ?? '',
+          type: shownBox(tr.querySelector('[data-rc="cell-type"]')),
+          created: shownBox(tr.querySelector('[data-rc="cell-created"]')),
+          status: shownBox(tr.querySelector('[data-rc="status"]')),
+          statusTitle: tr.querySelector('[data-rc="status"]')?.getAttribute('title') ?? '',
+          retry: tr.querySelector('[data-rc="retry"]')
+            ? shownBox(tr.querySelector('[data-rc="retry"]'))
+            : undefined,
+        })),
+      };
+    });
+  }
+  const inside = (box: Box | null | undefined, frame: Box) =>
+    !!box && box.left >= frame.left - 0.5 && box.right <= frame.right + 0.5;
+
+  /** Every row shows type, File Created, status and (if failed) Retry within what the user sees. */
+  async function assertCompactRows(what: string) {
+    const seen = await layout();
+    assert.ok(seen.rows.length > 0, `${what}: rows are shown`);
+    assert.ok(seen.sidewaysScroll <= 0, `${what}: no sideways scrolling (${seen.sidewaysScroll} px more)`);
+    assert.ok(
+      seen.rows.some((r) => r.retry !== undefined),
+      `${what}: some rows are failed and offer Retry`,
+    );
+    for (const r of seen.rows) {
+      const where = `${what}, ${r.key}: ${JSON.stringify(r)} within ${JSON.stringify(seen.visible)}`;
+      assert.ok(inside(r.type, seen.visible), `${where}: the type is in view`);
+      assert.ok(inside(r.created, seen.visible), `${where}: File Created is in view`);
+      assert.ok(inside(r.status, seen.visible), `${where}: the status is in view`);
+      if (r.retry !== undefined) {
+        assert.ok(inside(r.retry, seen.visible), `${where}: Retry is in view`);
+        assert.match(r.statusTitle, /\S/, `${where}: the failed status tells the error`);
+      }
+    }
+    // The first row is in view top to bottom, as a user sees it without scrolling.
+    const first = seen.rows[0];
+    assert.ok(
+      first.status!.top >= seen.visible.top && first.status!.bottom <= seen.visible.bottom,
+      `${what}: the first row is in view`,
+    );
+    return seen;
+  }
+
+  /** Every column's header is shown and in view. */
+  async function assertFullTable(what: string) {
+    const seen = await layout();
+    assert.ok(seen.sidewaysScroll <= 0, `${what}: no sideways scrolling (${seen.sidewaysScroll} px more)`);
+    for (const col of COLUMNS)
+      assert.ok(
+        inside(seen.headers[col], seen.visible),
+        `${what}: the ${col} column is shown (${JSON.stringify(seen)})`,
+      );
+    return seen;
+  }
+
+  /** The tab's title, where this Node-RED shows it, is whole: it does not overflow its box. */
+  async function assertTitleFits(what: string) {
+    const titles = await page.evaluate(() => {
+      const candidates = [
+        // Node-RED 4: the tab in the sidebar's tab bar.
+        ...Array.from(document.querySelectorAll('#red-ui-tab-rc-archive .red-ui-tab-label')),
+        // Node-RED 5: the banner over the sidebar section that shows the tab.
+        ...Array.from(document.querySelectorAll('.red-ui-sidebar-section'))
+          .filter((section) => section.querySelector('[data-rc="sidebar"]'))
+          .map((section) => section.querySelector('.red-ui-sidebar-banner-label')),
+      ].filter((el): el is HTMLElement => !!el && (el as HTMLElement).offsetParent !== null);
+      return candidates.map((el) => {
+        const text = el.querySelector('span') ?? el;
+        const box = el.getBoundingClientRect();
+        const textBox = text.getBoundingClientRect();
+        return {
+          text: (text.textContent ?? '').trim(),
+          overflow: Math.max(text.scrollWidth - text.clientWidth, el.scrollWidth - el.clientWidth),
+          outside: textBox.right > box.right + 0.5 || textBox.left < box.left - 0.5,
+        };
+      });
+    });
+    assert.ok(titles.length > 0, `${what}: the tab's title is shown`);
+    for (const title of titles) {
+      assert.match(title.text, /archive/i, `${what}: the title names the archive`);
+      assert.ok(title.overflow <= 0 && !title.outside, `${what}: the title fits: ${JSON.stringify(title)}`);
+    }
+    // The full name: the label of the tab's button (5), the entry of the View menu (4 and 5).
+    const full = await page.evaluate(
+      () =>
+        document
+          .querySelector('.red-ui-sidebar-tab-bar button[data-tab-id="rc-archive"]')
+          ?.getAttribute('aria-label') ??
+        document.querySelector('#menu-item-view-menu-rc-archive')?.textContent ??
+        '',
+    );
+    assert.match(full, /RingCentral Archive/, `${what}: the full name is offered`);
+  }
+
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'rc-archiver-sidebar-'));
     userDir = join(work, 'node-red');
@@ -176,7 +328,7 @@ describe('the RingCentral Archive sidebar in Chromium', { timeout: 180_000 }, ()
       }),
       launchChromium(),
     ]);
-    editor = await openEditor(browser, red.url);
+    editor = await openEditor(browser, red.url, LAPTOP_WINDOWS[0]);
     page = editor.page;
   });
 
@@ -191,12 +343,6 @@ describe('the RingCentral Archive sidebar in Chromium', { timeout: 180_000 }, ()
   it('after a cycle against the simulator the sidebar lists every item', async () => {
     await showSidebarTab(page, 'rc-archive');
     await sidebar().waitFor();
-    // Wide enough for every column, as a user would drag it.
-    const separator = (await page.locator('#red-ui-sidebar-separator').boundingBox())!;
-    await page.mouse.move(separator.x + separator.width / 2, separator.y + separator.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(separator.x - 450, separator.y + separator.height / 2, { steps: 5 });
-    await page.mouse.up();
     // Before the cycle: the log is empty, and says so.
     await waitForText(rc('total'), '0 of 0');
 
@@ -250,6 +396,136 @@ describe('the RingCentral Archive sidebar in Chromium', { timeout: 180_000 }, ()
         `${s.key}: type`,
       );
     }
+  });
+
+  for (const [index, window] of LAPTOP_WINDOWS.entries()) {
+    const name = `${window.width}x${window.height}`;
+    it(`in a ${name} window, at the default sidebar width, each row shows type, File Created, status and Retry; the title fits`, async (t) => {
+      if (index > 0) await page.setViewportSize(window);
+      // Node-RED 5 hides a tab whose button is clicked while it is shown.
+      if (!(await sidebar().isVisible())) await showSidebarTab(page, 'rc-archive');
+      const seen = await assertCompactRows(name);
+      t.diagnostic(
+        `sidebar ${seen.frameWidth} px wide; the rows' visible area ${Math.round(seen.visible.right - seen.visible.left)} px`,
+      );
+      assert.ok(
+        seen.frameWidth > 0 && seen.frameWidth <= 330,
+        `the sidebar is at its default width (${seen.frameWidth} px)`,
+      );
+      await assertTitleFits(name);
+
+      // A failed row's error is cut to its cell; a click shows all of it under the row, within
+      // the sidebar.
+      const failedRow = rows()
+        .filter({ has: page.locator('[data-rc="retry"]') })
+        .first();
+      const failedKey = (await failedRow.getAttribute('data-key'))!;
+      const error = failedRow.locator('[data-rc="error"]');
+      const stored = ledgerRows().find((r) => r.key === failedKey)!;
+      assert.ok(
+        await error.evaluate((el) => el.scrollWidth > el.clientWidth),
+        `${name}: the long error is cut to its cell`,
+      );
+      await error.click();
+      const detail = rc('rows').locator(
+        `[data-rc="row"][data-key="${failedKey}"] + [data-rc="error-detail"]`,
+      );
+      assert.equal(
+        await detail.innerText(),
+        stored.lastError,
+        `${name}: after a click the whole error shows`,
+      );
+      const opened = await detail.evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        return {
+          left: r.left,
+          right: r.right,
+          top: r.top,
+          bottom: r.bottom,
+          hidden: el.scrollWidth - el.clientWidth,
+        };
+      });
+      assert.ok(
+        opened.hidden <= 0 && inside(opened, (await layout()).visible),
+        `${name}: the whole error is within the sidebar`,
+      );
+      await screenshot(sidebar(), `sidebar-compact-${name}-error`);
+      await error.click();
+      await detail.waitFor({ state: 'detached' });
+      // The click scrolled the rows to that error; back to the top for the next window.
+      await sidebar()
+        .locator('.rc-archive-scroll')
+        .evaluate((el) => (el.scrollTop = 0));
+      await screenshot(page, `sidebar-compact-${name}`);
+      await screenshot(sidebar(), `sidebar-compact-${name}-tab`);
+    });
+  }
+
+  it('the wide view shows every column with the same filters and actions', async () => {
+    await rc('open-wide').click();
+    const wide = page.locator('[data-rc="wide"]');
+    await wide.waitFor();
+    // The log moved into the wide view, which takes most of the window; the tab says where it is.
+    assert.equal(await wide.locator('[data-rc="sidebar"]').count(), 1, 'the log is in the wide view');
+    const panel = (await wide.locator('.rc-archive-wide').boundingBox())!;
+    const window = page.viewportSize()!;
+    assert.ok(
+      panel.width >= 0.8 * window.width && panel.height >= 0.8 * window.height,
+      `most of the window (${JSON.stringify(panel)})`,
+    );
+    assert.ok(
+      await page.locator('[data-rc="wide-note"]').isVisible(),
+      'the sidebar tab says the log is in the wide view',
+    );
+    await assertFullTable('the wide view');
+    await screenshot(page, 'sidebar-wide-view');
+
+    // The filters and Retry work there as in the sidebar.
+    const failed = ledgerRows()
+      .filter((r) => r.status === 'Failed')
+      .map((r) => r.key);
+    await filterStatus('Failed');
+    const shown = await waitForRows(
+      (s) => s.length === Math.min(25, failed.length) && s.every((r) => r.status === 'Failed'),
+      'only Failed rows in the wide view',
+    );
+    assert.ok(
+      shown.every((s) => s.retry),
+      'every failed row offers Retry in the wide view',
+    );
+    const seen = await assertFullTable('the wide view, Failed');
+    assert.ok(
+      seen.rows.every((r) => inside(r.retry, seen.visible)),
+      'Retry is in view in every row',
+    );
+    await page.keyboard.press('Escape');
+    await wide.waitFor({ state: 'detached' });
+    // Back in the sidebar, with the filter the user chose in the wide view.
+    assert.equal(
+      await page.locator('#red-ui-sidebar [data-rc="sidebar"], .red-ui-sidebar [data-rc="sidebar"]').count(),
+      1,
+      'the log is back in the sidebar',
+    );
+    assert.equal(await rc('filter-status').inputValue(), 'Failed', 'the filter is kept');
+    assert.ok(!(await page.locator('[data-rc="wide-note"]').isVisible()), 'the note is gone');
+    await assertCompactRows('back in the sidebar');
+
+    // The close button, too, brings it back.
+    await rc('open-wide').click();
+    await wide.locator('[data-rc="close-wide"]').click();
+    await wide.waitFor({ state: 'detached' });
+    await filterStatus('all');
+    await waitForRows((s) => s.length === Math.min(25, ledgerRows().length), 'every row again');
+  });
+
+  it('a sidebar dragged wide shows the full table', async () => {
+    // Wide enough for every column, as a user would drag it.
+    const separator = (await page.locator('#red-ui-sidebar-separator').boundingBox())!;
+    await page.mouse.move(separator.x + separator.width / 2, separator.y + separator.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(separator.x - 450, separator.y + separator.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await assertFullTable('a wide sidebar');
     await screenshot(page, 'sidebar');
   });
 

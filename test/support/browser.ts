@@ -53,9 +53,16 @@ export interface EditorPage {
   close(): Promise<void>;
 }
 
-/** Opens the Node-RED editor at `url` in a new context and waits until the palette is there. */
-export async function openEditor(browser: Browser, url: string): Promise<EditorPage> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+/**
+ * Opens the Node-RED editor at `url` in a new context and waits until the palette is there. The
+ * window is 1440x900 unless `viewport` says otherwise (a laptop's, say).
+ */
+export async function openEditor(
+  browser: Browser,
+  url: string,
+  viewport: { width: number; height: number } = { width: 1440, height: 900 },
+): Promise<EditorPage> {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
   const external: string[] = [];
   const pageErrors: string[] = [];
   await context.route('**/*', (route) => {
@@ -66,6 +73,9 @@ export async function openEditor(browser: Browser, url: string): Promise<EditorP
   });
   // Short enough that a missing element fails one test, not the whole file's time budget.
   context.setDefaultTimeout(10_000);
+  // tsx compiles the tests keeping function names: a named function inside a page.evaluate callback
+  // calls esbuild's __name helper, which the page lacks.
+  await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn;' });
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(String(err)));
   await page.goto(url);
