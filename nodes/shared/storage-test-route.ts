@@ -111,7 +111,10 @@ export function registerStorageTest(
 function answer(RED: RED, entry: Entry, req: ExpressRequest, res: ExpressResponse): void {
   const body = req.body ?? {};
   const id = typeof body.id === 'string' ? body.id : '';
-  const stored = (id && RED.nodes.getCredentials(id)) || {};
+  // A deployed node of another type never lends its secrets to this check.
+  const deployed = id ? (RED.nodes.getNode(id) as { type?: string } | null | undefined) : undefined;
+  const sameType = !deployed || deployed.type === body.type;
+  const stored = (id && sameType && RED.nodes.getCredentials(id)) || {};
   const credentials = mergeCredentials(entry.credentials, body.credentials, stored);
   const settings =
     body.settings && typeof body.settings === 'object' ? (body.settings as Record<string, unknown>) : {};

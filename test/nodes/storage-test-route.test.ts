@@ -95,6 +95,16 @@ describe('Test connection of the account config nodes', () => {
     });
     assert.deepEqual(outline(await test('rc-gdrive-account', driveDef, { clientSecret: '__PWRD__' })), all);
 
+    // A deployed Drive account's client secret is not lent to a Box check of the same id.
+    const ccg = { authMode: 'ccg', clientId: box.clientId, subjectId: box.enterpriseId, endpoint: box.url };
+    const borrowed = await test('rc-box-account', ccg, { clientSecret: '__PWRD__' });
+    assert.deepEqual(outline(borrowed), ['settings:failed']);
+    assert.equal(
+      (await test('rc-box-account', ccg, { clientSecret: box.clientSecret })).ok,
+      true,
+      'with its own secret typed, the same check passes',
+    );
+
     // Not connected yet: the settings step says so before anything is sent.
     await load([{ id: 'acct', type: 'rc-gdrive-account', ...driveDef }], { acct: {} });
     const notConnected = await test('rc-gdrive-account', driveDef, {});
