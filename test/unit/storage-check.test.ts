@@ -18,6 +18,7 @@ import { startFakeDropbox, type FakeDropbox } from '../fakes/dropbox';
 import { startFakeDrive, type FakeDrive } from '../fakes/gdrive';
 import { startS3, type FakeS3 } from '../fakes/s3';
 import { startSmtp, type FakeSmtp } from '../fakes/smtp';
+import { haveOpenssl, makeTestCertificates } from '../fakes/tls';
 import { startSshd, type SshdServer } from '../support/sshd';
 
 /** "id:status" per step, the way the dialog lists them. */
@@ -374,5 +375,26 @@ describe('storage check: Smarsh against a fake SMTP journal', () => {
   it('a relay that is not there fails at connect', async () => {
     const report = await testStorage(smarsh({ port: 1 }));
     assert.deepEqual(outline(report), ['connect:failed']);
+  });
+
+  it('STARTTLS with the private CA passes the TLS step; without it the certificate fails it', async (t) => {
+    if (!haveOpenssl()) return t.skip('needs the openssl CLI');
+    const certs = makeTestCertificates();
+    const tlsRelay = await startSmtp({ user: 'journal@example.com', pass: 's3cret-pass', tls: certs });
+    try {
+      const over = { port: tlsRelay.port, requireTLS: true };
+      const trusted = await testStorage(smarsh({ ...over, tls: { ca: certs.ca } }));
+      assert.deepEqual(outline(trusted), ['connect:ok', 'tls:ok', 'login:ok', 'write:skipped']);
+      assert.ok(
+        tlsRelay.commands.some((c) => c.command === 'AUTH' && c.secure),
+        'AUTH went over TLS',
+      );
+      const untrusted = await testStorage(smarsh(over));
+      assert.deepEqual(outline(untrusted), ['connect:ok', 'tls:failed']);
+      assert.match(failed(untrusted)!.reason!, /TLS certificate is not trusted/);
+      assert.equal(tlsRelay.messages.length, 0);
+    } finally {
+      await tlsRelay.close();
+    }
   });
 });
