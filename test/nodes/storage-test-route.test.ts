@@ -58,11 +58,16 @@ describe('Test connection of the account config nodes', () => {
     await helper.load(nodes, flow, credentials);
   }
 
-  async function test(type: string, settings: Record<string, unknown>, credentials: Record<string, string>) {
+  async function test(
+    type: string,
+    settings: Record<string, unknown>,
+    credentials: Record<string, string>,
+    id = 'acct',
+  ) {
     const res = await helper
       .request()
       .post('/rc-archiver/storage/test')
-      .send({ type, id: 'acct', settings, credentials })
+      .send({ type, id, settings, credentials })
       .expect(200);
     return res.body as unknown as Answer;
   }
@@ -109,6 +114,34 @@ describe('Test connection of the account config nodes', () => {
     await load([{ id: 'acct', type: 'rc-gdrive-account', ...driveDef }], { acct: {} });
     const notConnected = await test('rc-gdrive-account', driveDef, {});
     assert.deepEqual(outline(notConnected), ['settings:failed']);
+  });
+
+  it('Box: an account connected in its dialog but never deployed is checked with the tokens from Connect', async () => {
+    await load([], {});
+    const adminUrl = (helper as unknown as { url(): string }).url();
+    const started = await helper
+      .request()
+      .post('/rc-archiver/oauth/box/start')
+      .send({
+        id: 'fresh',
+        clientId: box.clientId,
+        clientSecret: box.clientSecret,
+        endpoint: box.url,
+        redirectUri: `${adminUrl}/rc-archiver/oauth/callback`,
+      })
+      .expect(200);
+    const consent = await fetch(String(started.body.authorizeUrl), { redirect: 'manual' });
+    // The helper serves the admin routes without a listening server: the browser's return is
+    // replayed against them.
+    const back = new URL(consent.headers.get('location')!);
+    await helper
+      .request()
+      .get(back.pathname + back.search)
+      .expect(200);
+    const def = { authMode: 'oauth', clientId: box.clientId, rootPath: 'Fresh', endpoint: box.url };
+    const answer = await test('rc-box-account', def, { clientSecret: '__PWRD__' }, 'fresh');
+    assert.deepEqual(outline(answer), all);
+    assert.ok(!JSON.stringify(answer).includes(box.clientSecret));
   });
 
   it('S3: the stored secret behind the placeholder, and a typed key id that is refused is the failed login', async () => {
