@@ -18,8 +18,9 @@ import { deserializeUploadedPart } from 'box-node-sdk/lib/schemas/uploadedPart';
 import type { FileFull } from 'box-node-sdk/lib/schemas/fileFull';
 import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
+import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { safeRelativePath } from './paths';
+import { randomSuffix, safeRelativePath } from './paths';
 import {
   ProviderError,
   isTransientNetworkError,
@@ -636,12 +637,32 @@ export class BoxStorage implements StorageAdapter {
 
   // -- StorageAdapter -------------------------------------------------------------------------
 
-  async check(): Promise<void> {
-    const id = await this.folderId([], true);
-    await this.call(
-      () => this.client.folders.getFolderById(id!, { queryParams: { fields: ['id'] } }),
-      undefined,
-    );
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
+    try {
+      await steps.request('login', () => this.call(() => this.client.users.getUserMe(), undefined));
+      const id = await steps.request('folder', async () => {
+        const found = (await this.folderId([], true))!;
+        await this.call(
+          () => this.client.folders.getFolderById(found, { queryParams: { fields: ['id'] } }),
+          undefined,
+        );
+        return found;
+      });
+      const probe = `.rc-archiver-probe-${randomSuffix()}`;
+      await steps.request('write', () =>
+        this.put(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
+      );
+      await steps.request('remove', async () => {
+        const file = await this.findChild(id, boxName(probe), 'file');
+        if (!file)
+          throw new ProviderError(`${LABEL}: the probe file ${probe} is not listed in the root folder`);
+        await this.call(() => this.client.files.deleteFileById(file.id), undefined);
+      });
+      return steps.report();
+    } catch (err) {
+      throw steps.fail(err);
+    }
   }
 
   async stat(relPath: string): Promise<{ bytes: number } | undefined> {

@@ -1,12 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Dropbox, type files } from 'dropbox';
 import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, TokenKeeper } from '../oauth/types';
+import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
-import { safeRelativePath } from './paths';
+import { randomSuffix, safeRelativePath } from './paths';
 import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
@@ -350,24 +351,33 @@ export class DropboxStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
     try {
-      if (this.root.length === 0) {
-        await this.call((d) => d.usersGetCurrentAccount(), undefined);
-        return;
-      }
-      const path = '/' + this.root.join('/');
-      try {
-        await this.call((d) => d.filesCreateFolderV2({ path, autorename: false }), undefined);
-      } catch (err) {
-        const e = classify(err);
-        if (!(e instanceof ProviderError && e.status === 409)) throw err;
-        // Already there: fine when it is a folder.
-        const meta = await this.metadata(path, undefined);
-        if (meta?.['.tag'] !== 'folder') throw new Error(`${path} exists and is not a folder`);
-      }
+      await steps.request('login', () => this.call((d) => d.usersGetCurrentAccount(), undefined));
+      await steps.request('folder', async () => {
+        if (this.root.length === 0) return;
+        const path = '/' + this.root.join('/');
+        try {
+          await this.call((d) => d.filesCreateFolderV2({ path, autorename: false }), undefined);
+        } catch (err) {
+          const e = classify(err);
+          if (!(e instanceof ProviderError && e.status === 409)) throw err;
+          // Already there: fine when it is a folder.
+          const meta = await this.metadata(path, undefined);
+          if (meta?.['.tag'] !== 'folder') throw new Error(`${path} exists and is not a folder`);
+        }
+      });
+      const probe = `.rc-archiver-probe-${randomSuffix()}`;
+      await steps.request('write', () =>
+        this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
+      );
+      await steps.request('remove', () =>
+        this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe) }), undefined),
+      );
+      return steps.report();
     } catch (err) {
-      throw this.describe(err, 'check failed');
+      throw steps.fail(this.describe(err, 'check failed'));
     }
   }
 

@@ -3,6 +3,7 @@ import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath, UnsafePathError } from './paths';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
@@ -87,15 +88,19 @@ export class FolderStorage implements StorageAdapter {
     return { bytes: st.size };
   }
 
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
     try {
-      await this.ensureRoot();
+      await steps.run('folder', () => this.ensureRoot());
       const probe = path.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-      const fh = await open(probe, 'wx', 0o600);
-      await fh.close();
-      await rm(probe, { force: true });
+      await steps.run('write', async () => {
+        const fh = await open(probe, 'wx', 0o600);
+        await fh.close();
+      });
+      await steps.run('remove', () => rm(probe));
+      return steps.report();
     } catch (err) {
-      throw this.wrap(err, `cannot write to ${this.root}`);
+      throw steps.fail(this.wrap(err, `cannot write to ${this.root}`));
     }
   }
 

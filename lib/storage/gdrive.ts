@@ -1,12 +1,13 @@
 import { createHash, createSign } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drive as driveApi, type drive_v3 } from '@googleapis/drive';
 import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, TokenKeeper } from '../oauth/types';
+import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
-import { safeRelativePath } from './paths';
+import { randomSuffix, safeRelativePath } from './paths';
 import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
@@ -401,27 +402,49 @@ export class DriveStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
     try {
-      const root = await this.folderFor([], true, undefined);
-      const folder = await this.call(
-        (o) =>
-          this.api.files.get(
-            {
-              fileId: root,
-              supportsAllDrives: true,
-              fields: 'id,mimeType,trashed,capabilities(canAddChildren)',
-            },
-            o,
-          ),
-        undefined,
+      await steps.request('login', () =>
+        this.call((o) => this.api.about.get({ fields: 'user(emailAddress)' }, o), undefined),
       );
-      if (folder.mimeType !== FOLDER_MIME) throw new Error('the root is not a folder');
-      if (folder.trashed) throw new Error('the root folder is in the trash');
-      if (folder.capabilities?.canAddChildren === false)
-        throw new Error('no permission to add files to the root folder');
+      const root = await steps.request('folder', async () => {
+        const id = (await this.folderFor([], true, undefined))!;
+        const folder = await this.call(
+          (o) =>
+            this.api.files.get(
+              {
+                fileId: id,
+                supportsAllDrives: true,
+                fields: 'id,mimeType,trashed,capabilities(canAddChildren)',
+              },
+              o,
+            ),
+          undefined,
+        );
+        if (folder.mimeType !== FOLDER_MIME) throw new Error('the root is not a folder');
+        if (folder.trashed) throw new Error('the root folder is in the trash');
+        if (folder.capabilities?.canAddChildren === false)
+          throw new Error('no permission to add files to the root folder');
+        return id;
+      });
+      const probe = `.rc-archiver-probe-${randomSuffix()}`;
+      await steps.request('write', () =>
+        this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
+      );
+      await steps.request('remove', async () => {
+        const files = await this.findTagged(root, sha256Hex(probe), undefined);
+        if (files.length === 0) throw new Error(`the probe file ${probe} is not listed in the root folder`);
+        for (const file of files) {
+          await this.call(
+            (o) => this.api.files.delete({ fileId: file.id!, supportsAllDrives: true }, o),
+            undefined,
+          );
+        }
+      });
+      return steps.report();
     } catch (err) {
-      throw this.describe(err, 'check failed');
+      throw steps.fail(this.describe(err, 'check failed'));
     }
   }
 

@@ -17,6 +17,7 @@ import {
   type S3ClientConfig,
   type StorageClass,
 } from '@aws-sdk/client-s3';
+import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
@@ -396,19 +397,23 @@ export class S3Storage implements StorageAdapter {
   }
 
   /** HeadBucket, then a tiny object written and deleted under the prefix. */
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
     try {
       try {
         await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+        steps.passed('connect', 'login', 'folder');
       } catch (err) {
         const e = classify(err);
         if (e instanceof ProviderError && e.status === 404) {
+          steps.passed('connect', 'login');
           throw new ProviderError(`the bucket ${this.bucket} does not exist`, {
             status: 404,
             code: 'NoSuchBucket',
           });
         }
         if (e instanceof ProviderError && e.auth) {
+          steps.passed('connect');
           throw new ProviderError(
             `${LABEL} refused access to the bucket ${this.bucket} (wrong access key or secret, or the ` +
               'bucket policy / IAM permissions do not allow s3:ListBucket): check them in the config node',
@@ -416,6 +421,7 @@ export class S3Storage implements StorageAdapter {
           );
         }
         if (e instanceof ProviderError && e.status === 301) {
+          steps.passed('connect', 'login');
           throw new ProviderError(`the bucket ${this.bucket} is in another region than the one configured`, {
             status: 301,
             code: 'PermanentRedirect',
@@ -426,12 +432,23 @@ export class S3Storage implements StorageAdapter {
       // No Object Lock headers: the probe must be deletable. (A bucket with default retention
       // keeps a locked version of it behind the delete marker; it is a few bytes.)
       const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', ChecksumAlgorithm: 'SHA256' }),
+      await steps.run('write', () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', ChecksumAlgorithm: 'SHA256' }),
+        ),
       );
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await steps.run('remove', () =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+      );
+      return steps.report();
     } catch (err) {
-      throw this.describe(err, 'check failed');
+      const described = this.describe(err, 'check failed');
+      // HeadBucket's failures: a 404 or another region is the bucket, refused access the
+      // credentials, anything else reaching the host.
+      const passed = steps.report().steps.map((st) => st.id);
+      if (passed.includes('folder')) throw steps.fail(described);
+      if (passed.includes('login')) throw steps.fail(described, 'folder');
+      throw steps.fail(described, passed.includes('connect') ? 'login' : 'connect');
     }
   }
 

@@ -4,6 +4,7 @@ import { posix } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
+import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
@@ -243,28 +244,51 @@ export class SftpStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
+    let connected = false;
     try {
       await this.withSlot(undefined, async (conn) => {
-        const st = await this.statOrUndefined(conn, this.root);
-        if (!st) throw new Error(`root folder "${this.root}" does not exist on the server`);
-        if (!st.isDirectory()) throw new Error(`root "${this.root}" is not a folder`);
+        connected = true;
+        steps.passed('connect', 'hostKey', 'login');
+        await steps.run('folder', async () => {
+          const st = await this.statOrUndefined(conn, this.root);
+          if (!st) throw new Error(`root folder "${this.root}" does not exist on the server`);
+          if (!st.isDirectory()) throw new Error(`root "${this.root}" is not a folder`);
+        });
         const probe = posix.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-        try {
-          const handle = await call<Buffer>(conn, (cb) => conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb));
-          await call(conn, (cb) => conn.sftp.close(handle, cb));
-        } catch (err) {
-          if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
-            throw new Error(
-              `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
-            );
+        await steps.run('write', async () => {
+          try {
+            const handle = await call<Buffer>(conn, (cb) => conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb));
+            await call(conn, (cb) => conn.sftp.close(handle, cb));
+          } catch (err) {
+            if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
+              throw new Error(
+                `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
+              );
+            }
+            throw err;
           }
-          throw err;
-        }
-        await call(conn, (cb) => conn.sftp.unlink(probe, cb));
+        });
+        await steps.run('remove', () => call(conn, (cb) => conn.sftp.unlink(probe, cb)));
       });
+      return steps.report();
     } catch (err) {
-      throw this.describe(err, 'check failed');
+      const described = this.describe(err, 'check failed');
+      if (connected) throw steps.fail(described);
+      const e = err as Error & { cause?: { level?: string } };
+      const message = e?.message ?? '';
+      // The key file is read before connecting; the server is only reached for the other two.
+      if (/private key/.test(message)) throw steps.fail(described, 'login');
+      if (/^(no host key fingerprint configured|host key mismatch)/.test(message)) {
+        steps.passed('connect');
+        throw steps.fail(described, 'hostKey');
+      }
+      if (e?.cause?.level === 'client-authentication') {
+        steps.passed('connect', 'hostKey');
+        throw steps.fail(described, 'login');
+      }
+      throw steps.fail(described, 'connect');
     }
   }
 

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { ArchiveItem } from '../items';
+import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { safeRelativePath } from './paths';
 import { ProviderError, withRetry, type RetryOptions } from './retry';
@@ -223,11 +224,33 @@ export class SmarshStorage implements StorageAdapter {
   }
 
   /** Connects, upgrades to TLS as configured and logs in; sends nothing. */
-  async check(): Promise<void> {
+  async check(): Promise<CheckReport> {
+    const steps = new CheckSteps(this.provider);
+    const tls = this.opts.secure || this.opts.requireTLS;
     try {
       await this.transport().verify();
+      steps.passed('connect');
+      if (tls) steps.passed('tls');
+      else steps.skipped('tls', 'plainSmtp');
+      if (this.opts.user) steps.passed('login');
+      else steps.skipped('login', 'noLogin');
+      // A journal cannot be read back or emptied: a test message would stay archived forever.
+      steps.skipped('write', 'writeOnly');
+      return steps.report();
     } catch (err) {
-      throw this.describe(this.classify(err), 'check failed');
+      const classified = this.classify(err);
+      const described = this.describe(classified, 'check failed');
+      const code = (classified as ProviderError).code;
+      if (code === 'tls' || code === 'ETLS' || code === 'EREQUIRETLS') {
+        steps.passed('connect');
+        throw steps.fail(described, 'tls');
+      }
+      if ((classified as ProviderError).auth || code === 'ENOAUTH') {
+        steps.passed('connect');
+        if (tls) steps.passed('tls');
+        throw steps.fail(described, 'login');
+      }
+      throw steps.fail(described, 'connect');
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ArchiveItem } from '../items';
+import type { CheckReport } from './check';
 
 export interface PutOptions {
   contentType?: string;
@@ -39,7 +40,12 @@ export interface StorageAdapter {
   put(relPath: string, body: Readable, options?: PutOptions): Promise<PutResult>;
   /** Size and SHA-256 of the file at relPath, or undefined when there is none. */
   stat(relPath: string): Promise<{ bytes: number } | undefined>;
-  /** Checks that the target is reachable and writable; throws a readable error otherwise. */
-  check(): Promise<void>;
+  /**
+   * Checks that the target is reachable, takes the credentials and can be written (a probe file
+   * written and removed where the provider allows) and says which steps passed; throws a readable
+   * error otherwise, with the steps attached (see check.ts). A test double may resolve without a
+   * report.
+   */
+  check(): Promise<CheckReport | void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-box-account', {
   category: 'config',
@@ -32,5 +33,6 @@ RED.nodes.registerType('rc-box-account', {
     $('#node-config-input-authMode').on('change', toggle);
     toggle();
     setupConnect(this, 'rc-box-account', 'box');
+    setupStorageTest(this, 'rc-box-account');
   },
 });

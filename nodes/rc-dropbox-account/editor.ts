@@ -1,5 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-dropbox-account', {
   category: 'config',
@@ -18,5 +19,6 @@ RED.nodes.registerType('rc-dropbox-account', {
   },
   oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
     setupConnect(this, 'rc-dropbox-account', 'dropbox');
+    setupStorageTest(this, 'rc-dropbox-account');
   },
 });

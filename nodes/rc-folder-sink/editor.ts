@@ -1,5 +1,7 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import type { EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-folder-sink', {
   category: 'RingCentral',
@@ -20,4 +22,7 @@ RED.nodes.registerType('rc-folder-sink', {
     return this.name || (this.directory ? `folder ${this.directory}` : 'archive to folder');
   },
   labelStyle: italicWhenNamed,
+  oneditprepare: function (this: EditorNode) {
+    setupStorageTest(this, 'rc-folder-sink');
+  },
 });

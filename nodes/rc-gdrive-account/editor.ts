@@ -1,6 +1,7 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-gdrive-account', {
   category: 'config',
@@ -29,5 +30,6 @@ RED.nodes.registerType('rc-gdrive-account', {
     $('#node-config-input-authMode').on('change', toggle);
     toggle();
     setupConnect(this, 'rc-gdrive-account', 'gdrive');
+    setupStorageTest(this, 'rc-gdrive-account');
   },
 });

@@ -1,5 +1,7 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-s3-bucket', {
   category: 'config',
@@ -31,9 +33,10 @@ RED.nodes.registerType('rc-s3-bucket', {
   label: function (this: { name?: string; bucket?: string; prefix?: string }) {
     return this.name || (this.bucket ? `s3://${this.bucket}/${this.prefix || ''}` : 'S3 bucket');
   },
-  oneditprepare: function () {
+  oneditprepare: function (this: EditorNode) {
     const toggle = () => $('.rc-s3-lock-days').toggle(!!$('#node-config-input-objectLockMode').val());
     $('#node-config-input-objectLockMode').on('change', toggle);
     toggle();
+    setupStorageTest(this, 'rc-s3-bucket');
   },
 });

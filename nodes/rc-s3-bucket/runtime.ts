@@ -1,7 +1,8 @@
 import { S3Storage } from '../../lib/storage/s3';
 import { provideStorage } from '../shared/account';
-import { translator } from '../shared/i18n';
+import { translator, type Translate } from '../shared/i18n';
 import type { Node, NodeDef, RED } from '../shared/red';
+import { registerStorageTest } from '../shared/storage-test-route';
 import catalog from './locales/en-US/rc-s3-bucket.json';
 
 interface S3BucketDef extends NodeDef {
@@ -23,33 +24,37 @@ interface S3Credentials {
   [key: string]: string | undefined;
 }
 
+/** The adapter of a bucket's settings (deployed, or a dialog's for its Test button). */
+function s3Storage(def: S3BucketDef, credentials: S3Credentials, t: Translate): S3Storage {
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  const bucket = text(def.bucket);
+  if (!bucket) throw new Error(t('rc-s3-bucket.errors.noBucket'));
+  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+  if (!accessKeyId || !secretAccessKey) throw new Error(t('rc-s3-bucket.errors.noKeys'));
+  const days = Number(def.objectLockDays);
+  if (def.objectLockMode && !(Number.isInteger(days) && days > 0)) {
+    throw new Error(t('rc-s3-bucket.errors.lockDays'));
+  }
+  return new S3Storage({
+    bucket,
+    prefix: text(def.prefix) || undefined,
+    region: text(def.region) || 'us-east-1',
+    endpoint: text(def.endpoint) || undefined,
+    forcePathStyle: !!def.forcePathStyle,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: sessionToken || undefined,
+    storageClass: text(def.storageClass) || undefined,
+    objectLock: def.objectLockMode ? { mode: def.objectLockMode, days } : undefined,
+    legalHold: !!def.legalHold,
+  });
+}
+
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
   function S3Bucket(this: Node<S3Credentials>, def: S3BucketDef) {
     RED.nodes.createNode(this, def);
-    provideStorage(RED, this, () => {
-      const bucket = def.bucket?.trim();
-      if (!bucket) throw new Error(t('rc-s3-bucket.errors.noBucket'));
-      const { accessKeyId, secretAccessKey, sessionToken } = this.credentials;
-      if (!accessKeyId || !secretAccessKey) throw new Error(t('rc-s3-bucket.errors.noKeys'));
-      const days = Number(def.objectLockDays);
-      if (def.objectLockMode && !(Number.isInteger(days) && days > 0)) {
-        throw new Error(t('rc-s3-bucket.errors.lockDays'));
-      }
-      return new S3Storage({
-        bucket,
-        prefix: def.prefix?.trim() || undefined,
-        region: def.region?.trim() || 'us-east-1',
-        endpoint: def.endpoint?.trim() || undefined,
-        forcePathStyle: !!def.forcePathStyle,
-        accessKeyId,
-        secretAccessKey,
-        sessionToken: sessionToken || undefined,
-        storageClass: def.storageClass?.trim() || undefined,
-        objectLock: def.objectLockMode ? { mode: def.objectLockMode, days } : undefined,
-        legalHold: !!def.legalHold,
-      });
-    });
+    provideStorage(RED, this, () => s3Storage(def, this.credentials, t));
   }
   RED.nodes.registerType('rc-s3-bucket', S3Bucket, {
     credentials: {
@@ -58,4 +63,10 @@ export default function register(RED: RED): void {
       sessionToken: { type: 'password' },
     },
   });
+  registerStorageTest(
+    RED,
+    'rc-s3-bucket',
+    ['accessKeyId', 'secretAccessKey', 'sessionToken'],
+    (settings, credentials) => s3Storage(settings as S3BucketDef, credentials, t),
+  );
 }

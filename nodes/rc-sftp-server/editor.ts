@@ -1,4 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 RED.nodes.registerType('rc-sftp-server', {
   category: 'config',
@@ -24,5 +26,8 @@ RED.nodes.registerType('rc-sftp-server', {
   label: function (this: { name?: string; host?: string; username?: string }) {
     if (this.name) return this.name;
     return this.host ? `sftp://${this.username ? this.username + '@' : ''}${this.host}` : 'SFTP (env)';
+  },
+  oneditprepare: function (this: EditorNode) {
+    setupStorageTest(this, 'rc-sftp-server');
   },
 });

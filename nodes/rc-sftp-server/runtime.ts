@@ -1,5 +1,6 @@
 import { SftpStorage, sftpOptionsFromEnv } from '../../lib/storage/sftp';
 import type { Node, NodeDef, RED } from '../shared/red';
+import { registerStorageTest } from '../shared/storage-test-route';
 
 interface SftpServerDef extends NodeDef {
   host?: string;
@@ -22,25 +23,29 @@ export interface SftpServerNode extends Node<SftpCredentials> {
   getStorage(): SftpStorage;
 }
 
+/** The adapter of a server's settings (deployed, or a dialog's for its Test button). */
+function sftpStorage(def: SftpServerDef, credentials: SftpCredentials): SftpStorage {
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  const options = sftpOptionsFromEnv({
+    host: text(def.host) || undefined,
+    port: def.port ? Number(def.port) : undefined,
+    username: text(def.username) || undefined,
+    password: credentials.password || undefined,
+    privateKey: credentials.privateKey || undefined,
+    privateKeyFile: text(def.privateKeyFile) || undefined,
+    passphrase: credentials.passphrase || undefined,
+    hostFingerprint: text(def.hostFingerprint) || undefined,
+    root: text(def.root) || undefined,
+  });
+  return new SftpStorage(options);
+}
+
 export default function register(RED: RED): void {
   function SftpServer(this: SftpServerNode, def: SftpServerDef) {
     RED.nodes.createNode(this, def);
     let storage: SftpStorage | undefined;
     this.getStorage = () => {
-      if (!storage) {
-        const options = sftpOptionsFromEnv({
-          host: def.host?.trim() || undefined,
-          port: def.port ? Number(def.port) : undefined,
-          username: def.username?.trim() || undefined,
-          password: this.credentials.password || undefined,
-          privateKey: this.credentials.privateKey || undefined,
-          privateKeyFile: def.privateKeyFile?.trim() || undefined,
-          passphrase: this.credentials.passphrase || undefined,
-          hostFingerprint: def.hostFingerprint?.trim() || undefined,
-          root: def.root?.trim() || undefined,
-        });
-        storage = new SftpStorage(options);
-      }
+      storage ??= sftpStorage(def, this.credentials);
       return storage;
     };
     this.on('close', (_removed: boolean, done: () => void) => {
@@ -56,4 +61,10 @@ export default function register(RED: RED): void {
       passphrase: { type: 'password' },
     },
   });
+  registerStorageTest(
+    RED,
+    'rc-sftp-server',
+    ['password', 'privateKey', 'passphrase'],
+    (settings, credentials) => sftpStorage(settings as SftpServerDef, credentials),
+  );
 }

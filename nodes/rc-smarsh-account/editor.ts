@@ -1,4 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { EditorNode } from '../shared/connect-editor';
+import { setupStorageTest } from '../shared/storage-test-editor';
 
 const address = (v: string) => /^[^\s@<>]+@[^\s@<>]+$/.test(String(v).trim());
 
@@ -20,5 +22,8 @@ RED.nodes.registerType('rc-smarsh-account', {
   },
   label: function (this: { name?: string; to?: string }) {
     return this.name || (this.to ? `Smarsh: ${this.to}` : 'Smarsh journal');
+  },
+  oneditprepare: function (this: EditorNode) {
+    setupStorageTest(this, 'rc-smarsh-account');
   },
 });

@@ -1,7 +1,8 @@
 import { SmarshStorage } from '../../lib/storage/smarsh';
 import { provideStorage } from '../shared/account';
-import { translator } from '../shared/i18n';
+import { translator, type Translate } from '../shared/i18n';
 import type { Node, NodeDef, RED } from '../shared/red';
+import { registerStorageTest } from '../shared/storage-test-route';
 import catalog from './locales/en-US/rc-smarsh-account.json';
 
 interface SmarshDef extends NodeDef {
@@ -24,36 +25,43 @@ interface SmarshCredentials {
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
+/** The adapter of a journal's settings (deployed, or a dialog's for its Test button). */
+function smarshStorage(def: SmarshDef, credentials: SmarshCredentials, t: Translate): SmarshStorage {
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  const host = text(def.host);
+  if (!host) throw new Error(t('rc-smarsh-account.errors.noHost'));
+  const from = text(def.from);
+  const to = text(def.to);
+  if (!ADDRESS.test(from) || !ADDRESS.test(to)) throw new Error(t('rc-smarsh-account.errors.addresses'));
+  const maxMb = Number(def.maxMb) || 25;
+  const security = def.security ?? 'starttls';
+  const ca = text(def.ca);
+  if (ca && !PEM_CERT.test(ca)) throw new Error(t('rc-smarsh-account.errors.ca'));
+  return new SmarshStorage({
+    host,
+    port: Number(def.port) || (security === 'tls' ? 465 : 587),
+    secure: security === 'tls',
+    requireTLS: security === 'starttls',
+    user: text(def.user) || undefined,
+    password: credentials.password || undefined,
+    from,
+    to,
+    maxBytes: Math.round(maxMb * 1024 * 1024),
+    // Trusted for this relay in place of the public CAs (also when STARTTLS is only offered).
+    ...(ca ? { tls: { ca } } : {}),
+  });
+}
+
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
   function SmarshAccount(this: Node<SmarshCredentials>, def: SmarshDef) {
     RED.nodes.createNode(this, def);
-    provideStorage(RED, this, () => {
-      const host = def.host?.trim();
-      if (!host) throw new Error(t('rc-smarsh-account.errors.noHost'));
-      const from = def.from?.trim() ?? '';
-      const to = def.to?.trim() ?? '';
-      if (!ADDRESS.test(from) || !ADDRESS.test(to)) throw new Error(t('rc-smarsh-account.errors.addresses'));
-      const maxMb = Number(def.maxMb) || 25;
-      const security = def.security ?? 'starttls';
-      const ca = def.ca?.trim();
-      if (ca && !PEM_CERT.test(ca)) throw new Error(t('rc-smarsh-account.errors.ca'));
-      return new SmarshStorage({
-        host,
-        port: Number(def.port) || (security === 'tls' ? 465 : 587),
-        secure: security === 'tls',
-        requireTLS: security === 'starttls',
-        user: def.user?.trim() || undefined,
-        password: this.credentials.password || undefined,
-        from,
-        to,
-        maxBytes: Math.round(maxMb * 1024 * 1024),
-        // Trusted for this relay in place of the public CAs (also when STARTTLS is only offered).
-        ...(ca ? { tls: { ca } } : {}),
-      });
-    });
+    provideStorage(RED, this, () => smarshStorage(def, this.credentials, t));
   }
   RED.nodes.registerType('rc-smarsh-account', SmarshAccount, {
     credentials: { password: { type: 'password' } },
   });
+  registerStorageTest(RED, 'rc-smarsh-account', ['password'], (settings, credentials) =>
+    smarshStorage(settings as SmarshDef, credentials, t),
+  );
 }

@@ -164,7 +164,11 @@ export function registerConnect(RED: RED, provider: OAuthProvider, configType: s
  * The tokens of a deployed account node: the newest of its credentials and the token store, and
  * a `save` that keeps refreshed ones in both (the store survives a restart without a deploy).
  */
-export function tokenKeeper(RED: RED, node: Node<OAuthCredentials>, client: OAuthClient): TokenKeeper {
+export function tokenKeeper(
+  RED: RED,
+  node: Pick<Node<OAuthCredentials>, 'id' | 'credentials'>,
+  client: OAuthClient,
+): TokenKeeper {
   const { store } = shared(RED);
   const creds = node.credentials ?? {};
   const connection = creds.connection || connectionIdOf(creds.refreshToken);

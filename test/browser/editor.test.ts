@@ -351,6 +351,81 @@ describe('the editor in Chromium', { timeout: 240_000 }, () => {
     assert.deepEqual(shown, {}, 'no dialog shows a message key');
   });
 
+  it('Test connection in the SFTP server dialog checks what is typed, before anything is deployed', async (t) => {
+    if (!sshd) return t.skip('no sshd on this machine');
+    const { page } = editor;
+    await closeTrays(page);
+    const id = await dragFromPalette(page, 'rc-sftp-sink', 300, 400);
+    const nodeTray = await openNodeDialog(page, id);
+    await settled(nodeTray);
+    await page.locator('#node-input-btn-server-add').click();
+    const tray = configTray(page);
+    await tray.locator('#node-config-dialog-edit-form').waitFor();
+    const field = (name: string) => page.locator(`#node-config-input-${name}`);
+    await field('host').fill(sshd.host);
+    await field('port').fill(String(sshd.port));
+    await field('username').fill(sshd.username);
+    await field('privateKeyFile').fill(join(work, 'id_sftp'));
+    await field('root').fill(sshd.root);
+    // A fingerprint that is not the server's: the dialog's value counts, not the environment's.
+    await field('hostFingerprint').fill(`SHA256:${'B'.repeat(43)}`);
+    const result = page.locator('#rc-sftp-server-storage-test-result');
+    const press = async (expected: RegExp) => {
+      await page.locator('#rc-sftp-server-storage-test').click();
+      await page
+        .locator('#rc-sftp-server-storage-test-result', { hasText: expected })
+        .waitFor({ timeout: 30_000 });
+      return result.innerText();
+    };
+    const refused = await press(/The check failed/);
+    assert.match(refused, /✔ SSH server reached/);
+    assert.match(refused, /✘ Host key matches the fingerprint: .*host key mismatch/);
+    await result.scrollIntoViewIfNeeded();
+    await settled(tray);
+    await screenshot(tray, 'storage-test-sftp-refused');
+
+    await field('hostFingerprint').fill(sshd.hostFingerprint);
+    const passed = await press(/All checks passed/);
+    assert.deepEqual(passed.split('\n'), [
+      '✔ SSH server reached',
+      '✔ Host key matches the fingerprint',
+      '✔ Credentials accepted',
+      '✔ Root folder exists',
+      '✔ Probe file written',
+      '✔ Probe file removed',
+      'All checks passed.',
+    ]);
+    assert.deepEqual(await untranslated(tray), [], 'the result shows words, not message keys');
+    await result.scrollIntoViewIfNeeded();
+    await settled(tray);
+    await screenshot(tray, 'storage-test-sftp');
+    await page.locator('#node-config-dialog-cancel').click();
+    await tray.waitFor({ state: 'detached' });
+    await page.locator('#node-dialog-cancel').click();
+    await nodeTray.waitFor({ state: 'detached' });
+  });
+
+  it('Test connection in the folder sink dialog names a folder that does not exist', async () => {
+    const { page } = editor;
+    await closeTrays(page);
+    const id = await dragFromPalette(page, 'rc-folder-sink', 450, 250);
+    const tray = await openNodeDialog(page, id);
+    await settled(tray);
+    const missing = join(work, 'no-such-folder');
+    await page.locator('#node-input-directory').fill(missing);
+    await page.locator('#rc-folder-sink-storage-test').click();
+    const result = page.locator('#rc-folder-sink-storage-test-result');
+    await result.filter({ hasText: 'The check failed' }).waitFor({ timeout: 30_000 });
+    const text = await result.innerText();
+    assert.match(text, /✘ Folder exists \(not created by the test\): .*does not exist/);
+    assert.ok(text.includes(missing), 'the folder is named');
+    await result.scrollIntoViewIfNeeded();
+    await settled(tray);
+    await screenshot(tray, 'storage-test-folder');
+    await page.locator('#node-dialog-cancel').click();
+    await tray.waitFor({ state: 'detached' });
+  });
+
   it('the example flow imports from Import > Examples, deploys and runs', async () => {
     // A fresh editor: the dialogs above left invalid nodes that are not to be deployed.
     const fresh = await openEditor(browser, red.url);
