@@ -1,5 +1,6 @@
-import { RcClient, configFromEnv } from '../../lib/ringcentral';
+import { RcClient, configFromEnv, sessionStoreIn } from '../../lib/ringcentral';
 import { retentionFrom, type RetentionSettings } from '../../lib/retention';
+import { openTokenStore } from '../shared/oauth';
 import type { Node, NodeDef, RED } from '../shared/red';
 import { errorMessage } from '../shared/util';
 
@@ -40,6 +41,9 @@ export default function register(RED: RED): void {
   function RcConfig(this: RcConfigNode, def: RcConfigDef) {
     RED.nodes.createNode(this, def);
     let client: RcClient | undefined;
+    // Tokens and rate budgets survive a restart in the pack's encrypted token file, keyed by this
+    // node's id (and, inside the entry, by the login: another JWT starts afresh).
+    const store = openTokenStore(RED);
     const retention = retentionFrom(def);
     this.retention = () => retention;
     this.getClient = () => {
@@ -54,15 +58,34 @@ export default function register(RED: RED): void {
           ...settings,
           // One token store per config node: SDK instances otherwise share tokens.
           cachePrefix: `rcarchiver-${this.id}-`,
+          session: sessionStoreIn(store, this.id),
           log: (level, msg) => (level === 'error' || level === 'warn' ? this.warn(msg) : this.log(msg)),
         });
       }
       return client;
     };
-    this.on('close', (_removed: boolean, done: () => void) => {
-      const closing = client;
+    this.on('close', (removed: boolean, done: () => void) => {
+      let closing = client;
       client = undefined;
-      Promise.resolve(closing?.dispose()).finally(done);
+      if (removed && !closing && store.get(this.id)) {
+        // Never used since the start, but a session kept from before may still be alive.
+        try {
+          closing = this.getClient();
+        } catch {
+          // without settings there is no session to end
+        }
+        client = undefined;
+      }
+      // Removed: its session is ended at RingCentral and forgotten. Restarted or redeployed: the
+      // next start goes on with the kept tokens.
+      Promise.resolve(removed ? closing?.revokeSession() : undefined)
+        .catch(() => undefined)
+        .then(() => closing?.dispose())
+        .then(() => {
+          if (removed) store.delete(this.id);
+        })
+        .catch((err: unknown) => this.warn(errorMessage(err)))
+        .finally(done);
     });
   }
 
@@ -102,7 +125,13 @@ export default function register(RED: RED): void {
         })
         .then((result) => res.json({ ok: true, ...result }))
         .catch((err: unknown) => res.status(200).json({ ok: false, error: errorMessage(err) }))
-        .finally(() => probe?.dispose());
+        // The probe's session is of no further use: it must not take one of the user's five.
+        .finally(() =>
+          probe
+            ?.revokeSession()
+            .catch(() => undefined)
+            .finally(() => probe?.dispose()),
+        );
     },
   );
 }
