@@ -427,6 +427,8 @@ export class RcClient implements ContentFetcher {
   private tokens: Record<string, unknown> | undefined;
   /** Settles once the kept tokens are in the SDK's storage. */
   private readonly restored: Promise<void>;
+  /** Tokens kept under a JWT this node no longer uses (see revokeReplaced). */
+  private replaced: Record<string, unknown> | undefined;
   private saveFailed = false;
 
   constructor(options: RcClientOptions) {
@@ -461,7 +463,11 @@ export class RcClient implements ContentFetcher {
     this.sdk.platform().ensureLoggedIn = async () => null;
 
     this.loginId = loginIdOf({ server: this.server, clientId: options.clientId, jwt: options.jwt });
-    const kept = this.keptSession();
+    const stored = this.keptSession();
+    const kept = stored?.login === this.loginId ? stored : undefined;
+    // Another JWT of the same app on the same server: its session can still be revoked.
+    if (!kept && stored?.server === this.server && stored.clientId === options.clientId)
+      this.replaced = stored.tokens;
     const groups: ApiGroup[] = ['Light', 'Medium', 'Heavy', 'Auth'];
     this.budgets = Object.fromEntries(
       groups.map((g) => [
@@ -1041,6 +1047,7 @@ export class RcClient implements ContentFetcher {
     const platform = this.sdk.platform();
     // The session held until now was refused or cannot be renewed: revoked, it no longer takes
     // one of the user's sessions (RingCentral evicts the oldest beyond 5).
+    await this.revokeReplaced();
     await this.revokeHeld();
     await this.authCall('login', () => platform.login({ jwt: this.options.jwt }));
     this.stats.logins++;
@@ -1056,42 +1063,48 @@ export class RcClient implements ContentFetcher {
    * A revoke that fails is only logged: the login that follows must not depend on it.
    */
   private async revokeHeld(): Promise<void> {
-    const platform = this.sdk.platform();
-    const data = (await platform.auth().data()) as TokenData;
-    const now = Date.now();
-    const token =
-      data.refresh_token && (data.refresh_token_expire_time ?? 0) > now
-        ? data.refresh_token
-        : data.access_token && (data.expire_time ?? 0) > now
-          ? data.access_token
-          : undefined;
-    if (token) {
-      this.checkOpen();
-      try {
-        await platform.send({
-          method: 'POST',
-          url: '/restapi/oauth/revoke',
-          body: { token },
-          headers: {
-            'Content-Type': 'application/x-www-form-urlencoded',
-            Authorization: platform.basicAuthHeader(),
-          },
-          skipAuthCheck: true,
-          retry: true, // the SDK must not retry on its own (401, 429)
-        });
-        this.stats.revocations++;
-        this.log('debug', 'Revoked the previous RingCentral session');
-      } catch (err) {
-        this.checkOpen();
-        const status = (err as SdkError)?.response?.status;
-        const reason = status ? String(status) : this.redact(String((err as Error)?.message ?? err));
-        this.log('warn', `RingCentral did not revoke the previous session (${reason})`);
-      }
-    }
+    const token = liveTokenOf((await this.sdk.platform().auth().data()) as TokenData);
+    if (token) await this.revoke(token);
     await this.sdk.cache().clean();
     if (this.tokens) {
       this.tokens = undefined;
       this.saveSession();
+    }
+  }
+
+  /**
+   * The session kept for this rc-config under another JWT of the same app (the node was deployed
+   * with a new one): revoked once, before the first login, instead of being left to expire.
+   */
+  private async revokeReplaced(): Promise<void> {
+    const replaced = this.replaced;
+    this.replaced = undefined;
+    const token = replaced && liveTokenOf(replaced as TokenData);
+    if (token) await this.revoke(token);
+  }
+
+  private async revoke(token: string): Promise<void> {
+    this.checkOpen();
+    const platform = this.sdk.platform();
+    try {
+      await platform.send({
+        method: 'POST',
+        url: '/restapi/oauth/revoke',
+        body: { token },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: platform.basicAuthHeader(),
+        },
+        skipAuthCheck: true,
+        retry: true, // the SDK must not retry on its own (401, 429)
+      });
+      this.stats.revocations++;
+      this.log('debug', 'Revoked the previous RingCentral session');
+    } catch (err) {
+      this.checkOpen();
+      const status = (err as SdkError)?.response?.status;
+      const reason = status ? String(status) : this.redact(String((err as Error)?.message ?? err));
+      this.log('warn', `RingCentral did not revoke the previous session (${reason})`);
     }
   }
 
@@ -1103,12 +1116,10 @@ export class RcClient implements ContentFetcher {
     return data;
   }
 
-  /** The session kept by an earlier start of this login, if any (another login's is ignored). */
+  /** The session kept by an earlier start of this rc-config, if any (perhaps of another login). */
   private keptSession(): RcSession | undefined {
     try {
-      const kept = this.options.session?.load();
-      if (!kept || kept.login !== this.loginId) return undefined;
-      return kept;
+      return this.options.session?.load();
     } catch (err) {
       this.log('warn', `The kept RingCentral session could not be read: ${(err as Error)?.message ?? err}`);
       return undefined;
@@ -1123,7 +1134,14 @@ export class RcClient implements ContentFetcher {
       Object.entries(this.budgets).map(([group, budget]) => [group, budget.state()]),
     );
     try {
-      store.save({ login: this.loginId, tokens: this.tokens, budgets, savedAt: new Date().toISOString() });
+      store.save({
+        login: this.loginId,
+        server: this.server,
+        clientId: this.options.clientId,
+        tokens: this.tokens,
+        budgets,
+        savedAt: new Date().toISOString(),
+      });
       this.saveFailed = false;
     } catch (err) {
       // Once per failure spell: this runs on every request.
@@ -1292,6 +1310,17 @@ export class RcClient implements ContentFetcher {
       // a failing logger must not break a request
     }
   }
+}
+
+/**
+ * A token that still names a live session: the refresh token while it lives (it outlives the
+ * access token), else the access token while it lives. A token past its expiry has no session.
+ */
+function liveTokenOf(data: TokenData): string | undefined {
+  const now = Date.now();
+  if (data.refresh_token && (data.refresh_token_expire_time ?? 0) > now) return data.refresh_token;
+  if (data.access_token && (data.expire_time ?? 0) > now) return data.access_token;
+  return undefined;
 }
 
 function cleanQuery(query: Record<string, QueryValue> | undefined): Record<string, unknown> | undefined {

@@ -12,6 +12,12 @@ import type { ApiGroup } from './types';
 export interface RcSession {
   /** Which login these belong to (see `loginIdOf`): another server, app or JWT starts afresh. */
   login: string;
+  /**
+   * The server and the app (client id) of that login, so that after a change of JWT the session
+   * of the old one can still be revoked with the same app.
+   */
+  server?: string;
+  clientId?: string;
   /** The SDK's token data (access and refresh token, their expiry times, scope, owner). */
   tokens?: Record<string, unknown>;
   budgets?: Partial<Record<ApiGroup, BudgetState>>;

@@ -92,7 +92,7 @@ describe('RingCentral session across restarts', () => {
     assert.equal(s.stats.logins, 1);
   });
 
-  it('another JWT, app or server does not use the kept tokens', async () => {
+  it("another JWT or server does not use the kept tokens; a replaced JWT's session is revoked", async () => {
     const s = await sim();
     const { store } = tokenFile();
     await account(start(s, store()));
@@ -103,9 +103,12 @@ describe('RingCentral session across restarts', () => {
     );
     assert.equal(String(who.id), s.extensions[1].id, 'logged in as the JWT says, not as the kept session');
     assert.equal(s.stats.logins, 2);
+    assert.equal(s.liveSessions(), 0, "the replaced JWT's session was revoked with the same app");
+    assert.equal(s.liveSessions(s.extensions[1].id), 1);
     // The same simulator named differently is another server as far as the kept session goes.
     await account(start(s, store(), { server: s.platformUrl.replace('127.0.0.1', 'localhost') }));
     assert.equal(s.stats.logins, 3);
+    assert.equal(s.liveSessions(s.extensions[1].id), 1, 'another server: nothing revoked there');
   });
 
   it('a refused refresh is followed by a revoke of that session, then a JWT login', async () => {
