@@ -430,6 +430,7 @@ export class RcClient implements ContentFetcher {
   /** Tokens kept under a JWT this node no longer uses (see revokeReplaced). */
   private replaced: Record<string, unknown> | undefined;
   private saveFailed = false;
+  private saveQueued = false;
 
   constructor(options: RcClientOptions) {
     for (const name of ['clientId', 'clientSecret', 'jwt'] as const) {
@@ -475,7 +476,7 @@ export class RcClient implements ContentFetcher {
         new RateBudget(g, { firstAnswerGate: true, ...options.budget, restore: kept?.budgets?.[g] }),
       ]),
     ) as Record<ApiGroup, RateBudget>;
-    for (const budget of Object.values(this.budgets)) budget.on('spent', () => this.saveSession());
+    for (const budget of Object.values(this.budgets)) budget.on('spent', () => this.queueSave());
     this.tokens = kept?.tokens;
     this.restored = kept?.tokens
       ? this.sdk
@@ -1124,6 +1125,19 @@ export class RcClient implements ContentFetcher {
       this.log('warn', `The kept RingCentral session could not be read: ${(err as Error)?.message ?? err}`);
       return undefined;
     }
+  }
+
+  /**
+   * One save for what changes in one go (an answer's count and its headers), within the same turn
+   * of the event loop: a process killed later has the request on file.
+   */
+  private queueSave(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    queueMicrotask(() => {
+      this.saveQueued = false;
+      this.saveSession();
+    });
   }
 
   /** Keeps tokens and the budgets' state for the next start; called on every change of either. */
