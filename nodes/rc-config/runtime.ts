@@ -1,4 +1,4 @@
-import { RcClient, configFromEnv, sessionStoreIn } from '../../lib/ringcentral';
+import { RcClient, configFromEnv, sessionStoreIn, type RcConnectionSettings } from '../../lib/ringcentral';
 import { retentionFrom, type RetentionSettings } from '../../lib/retention';
 import { openTokenStore } from '../shared/oauth';
 import type { Node, NodeDef, RED } from '../shared/red';
@@ -26,6 +26,8 @@ export interface RcConfigNode extends Node<RcCredentials> {
   getClient(): RcClient;
   /** How long this account's data stays at RingCentral (the dialog's figures, else the public defaults). */
   retention(): RetentionSettings;
+  /** This node's client when it runs with exactly these settings, else undefined. */
+  clientFor(settings: RcConnectionSettings): RcClient | undefined;
 }
 
 const PASSWORD_PLACEHOLDER = '__PWRD__';
@@ -46,14 +48,27 @@ export default function register(RED: RED): void {
     const store = openTokenStore(RED);
     const retention = retentionFrom(def);
     this.retention = () => retention;
+    const settingsOf = () =>
+      configFromEnv({
+        server: serverSetting(def),
+        clientId: this.credentials.clientId,
+        clientSecret: this.credentials.clientSecret,
+        jwt: this.credentials.jwt,
+      });
+    this.clientFor = (settings) => {
+      try {
+        const own = settingsOf();
+        const same = (['server', 'clientId', 'clientSecret', 'jwt'] as const).every(
+          (name) => own[name] === settings[name],
+        );
+        return same ? this.getClient() : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     this.getClient = () => {
       if (!client) {
-        const settings = configFromEnv({
-          server: serverSetting(def),
-          clientId: this.credentials.clientId,
-          clientSecret: this.credentials.clientSecret,
-          jwt: this.credentials.jwt,
-        });
+        const settings = settingsOf();
         client = new RcClient({
           ...settings,
           // One token store per config node: SDK instances otherwise share tokens.
@@ -120,6 +135,12 @@ export default function register(RED: RED): void {
             clientSecret: pick('clientSecret'),
             jwt: pick('jwt'),
           });
+          // The dialog shows the deployed settings: test with the deployed session, which spends
+          // no login and no session.
+          const node =
+            typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as RcConfigNode | null) : null;
+          const deployed = typeof node?.clientFor === 'function' ? node.clientFor(settings) : undefined;
+          if (deployed) return deployed.testConnection();
           probe = new RcClient({ ...settings, cachePrefix: `rcarchiver-probe-${Date.now()}-` });
           return probe.testConnection();
         })

@@ -61,26 +61,38 @@ describe('rc-config session', { timeout: 120_000 }, () => {
     assert.equal(sim.liveSessions(sim.extensions[1].id), 1);
   });
 
-  it('Test connection ends the session it opened', async () => {
+  it('Test connection uses the deployed session, or ends the one it opened for other settings', async () => {
     await helper.load(nodes, flow(), { rc: { ...sim.credentials } });
     await account();
     const live = sim.liveSessions();
     const before = sim.stats;
-    const res = await helper
-      .request()
-      .post('/rc-archiver/rc-config/test')
-      .send({
-        id: 'rc',
-        server: 'custom',
-        serverUrl: sim.platformUrl,
-        clientSecret: '__PWRD__',
-        jwt: '__PWRD__',
-      })
-      .expect(200);
-    assert.equal(res.body.ok, true, JSON.stringify(res.body));
+    const test = (typed: Record<string, string>) =>
+      helper
+        .request()
+        .post('/rc-archiver/rc-config/test')
+        .send({
+          id: 'rc',
+          server: 'custom',
+          serverUrl: sim.platformUrl,
+          clientSecret: '__PWRD__',
+          jwt: '__PWRD__',
+          ...typed,
+        })
+        .expect(200);
+    const same = await test({});
+    assert.equal(same.body.ok, true, JSON.stringify(same.body));
+    assert.equal(same.body.extensionId, sim.adminExtension.id);
+    assert.equal(sim.stats.logins, before.logins, 'the settings as deployed: no login');
+    assert.equal(sim.liveSessions(), live);
+
+    const other = sim.extensions[2].id;
+    const typed = await test({ jwt: sim.jwtFor(other) });
+    assert.equal(typed.body.ok, true, JSON.stringify(typed.body));
+    assert.equal(typed.body.extensionId, other, 'tested with the JWT typed in the dialog');
     await waitFor(() => sim.stats.revocations > before.revocations, 10_000);
     assert.equal(sim.stats.logins, before.logins + 1);
-    assert.equal(sim.liveSessions(), live, 'no session left behind by the test');
+    assert.equal(sim.liveSessions(other), 0, 'no session left behind by the test');
+    assert.equal(sim.liveSessions(), live, 'the deployed session is untouched');
   });
 
   it('a removed rc-config ends its session and forgets it', async () => {
