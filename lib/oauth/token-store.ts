@@ -31,18 +31,19 @@ export class TokenStore {
     this.key = secret ? createHash('sha256').update(`rc-archiver tokens\0${secret}`).digest() : undefined;
   }
 
-  get(nodeId: string): StoredTokens | undefined {
+  /** The entry of one config node: a storage account's tokens, or an rc-config's session. */
+  get<T = StoredTokens>(nodeId: string): T | undefined {
     const entry = this.read()[nodeId];
     if (!entry) return undefined;
     try {
-      return JSON.parse(this.open(entry)) as StoredTokens;
+      return JSON.parse(this.open(entry)) as T;
     } catch {
       // Written under another secret, or damaged: the node's credentials are used instead.
       return undefined;
     }
   }
 
-  set(nodeId: string, value: StoredTokens): void {
+  set<T = StoredTokens>(nodeId: string, value: T): void {
     const all = this.read();
     all[nodeId] = this.seal(JSON.stringify(value));
     this.write(all);

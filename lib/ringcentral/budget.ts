@@ -34,6 +34,26 @@ export interface RateBudgetOptions {
    * permit to be settled with done() or cancel(), as the client does.
    */
   firstAnswerGate?: boolean;
+  /**
+   * What the budget had spent before a restart (see `state()`): the server still counts those
+   * requests, so the new process starts from them instead of sending blind.
+   */
+  restore?: BudgetState;
+}
+
+/**
+ * What one group has spent, kept across a restart. Times are epoch milliseconds; a request still
+ * unanswered when the state was taken is in `pending` with the time it was sent.
+ */
+export interface BudgetState {
+  limit: number;
+  windowSec: number;
+  spent: number[];
+  pending?: number[];
+  /** After a 429: nothing is sent before this. */
+  pausedUntil?: number;
+  /** After Remaining=0: nothing is sent before this. */
+  blockedUntil?: number;
 }
 
 /** What `acquire` hands out: tell the budget when the answer's headers arrived (or not sent). */
@@ -144,7 +164,9 @@ interface Waiter {
  * Remaining=0 honoured, and after a 429 the whole group waits out Retry-After (every request sent
  * during a penalty restarts it). Waiters are served first come, first served.
  *
- * Emits "change" with a snapshot whenever its state changes, and "penalty" on a 429.
+ * Emits "change" with a snapshot whenever its state changes, "penalty" on a 429, and "spent"
+ * whenever what `state()` returns has changed (a request sent, answered or given back, the
+ * server's count or a pause learned).
  */
 export class RateBudget extends EventEmitter {
   readonly group: ApiGroup;
@@ -176,7 +198,47 @@ export class RateBudget extends EventEmitter {
     this.defaultPenaltyMs = (options.defaultPenaltySec ?? DEFAULT_PENALTY_SEC) * 1000;
     this.slackMs = options.penaltySlackMs ?? 250;
     this.answered = !options.firstAnswerGate;
+    if (options.restore) this.restore(options.restore);
     if (options.onChange) this.on('change', options.onChange);
+  }
+
+  /** What this group has spent in its window, and its pauses, for keeping across a restart. */
+  state(): BudgetState {
+    const now = Date.now();
+    this.prune(now);
+    const state: BudgetState = {
+      limit: this.limit,
+      windowSec: this.windowMs / 1000,
+      spent: this.entries.filter((e) => e.done).map((e) => e.t),
+    };
+    const pending = this.entries.filter((e) => !e.done).map((e) => e.t);
+    if (pending.length) state.pending = pending;
+    if (this.pausedUntil > now) state.pausedUntil = this.pausedUntil;
+    if (this.blockedUntil > now) state.blockedUntil = this.blockedUntil;
+    return state;
+  }
+
+  /**
+   * Takes over a state kept by an earlier process. It may come from a damaged or edited file:
+   * anything that is not a plausible number is ignored, and nothing lies further ahead than a
+   * window (or, for a pause, a day).
+   */
+  private restore(state: BudgetState): void {
+    if (!state || typeof state !== 'object') return;
+    const now = Date.now();
+    const positive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+    if (positive(state.limit)) this.limit = Math.max(1, Math.floor(state.limit));
+    if (positive(state.windowSec)) this.windowMs = Math.min(86_400_000, state.windowSec * 1000);
+    const times = (list: unknown): number[] =>
+      Array.isArray(list) ? list.filter(positive).filter((t) => t <= now + this.windowMs) : [];
+    for (const t of times(state.spent)) if (t + this.windowMs > now) this.entries.push({ t, done: true });
+    // Sent but unanswered when the process ended: the server saw it no later than now.
+    for (const t of times(state.pending)) {
+      if (t + this.windowMs + 60_000 > now) this.entries.push({ t: now, done: true });
+    }
+    const until = (n: unknown) => (positive(n) ? Math.min(n, now + 86_400_000) : 0);
+    this.pausedUntil = Math.max(this.pausedUntil, until(state.pausedUntil));
+    this.blockedUntil = Math.max(this.blockedUntil, Math.min(until(state.blockedUntil), now + this.windowMs));
   }
 
   /** Resolves when a request of this group may be sent now, and counts it as sent. */
@@ -236,6 +298,7 @@ export class RateBudget extends EventEmitter {
       for (let used = this.entries.length; used < serverUsed; used++)
         this.entries.push({ t: now, done: true });
     }
+    this.emit('spent');
     this.pump();
     return true;
   }
@@ -253,6 +316,7 @@ export class RateBudget extends EventEmitter {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms + this.slackMs);
     this.penalties++;
     this.emit('penalty', { group: this.group, until: this.pausedUntil });
+    this.emit('spent');
     this.pump();
   }
 
@@ -323,6 +387,7 @@ export class RateBudget extends EventEmitter {
   private take(now: number): BudgetPermit {
     const entry: Entry = { t: now, done: false };
     this.entries.push(entry);
+    this.emit('spent');
     let settled = false;
     return {
       done: () => {
@@ -332,6 +397,7 @@ export class RateBudget extends EventEmitter {
         entry.done = true;
         entry.t = Math.max(entry.t, Date.now());
         if (!this.entries.includes(entry)) this.entries.push(entry);
+        this.emit('spent');
         this.pump();
       },
       cancel: () => {
@@ -339,6 +405,7 @@ export class RateBudget extends EventEmitter {
         settled = true;
         const i = this.entries.indexOf(entry);
         if (i >= 0) this.entries.splice(i, 1);
+        this.emit('spent');
         this.pump();
       },
     };

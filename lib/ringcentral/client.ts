@@ -11,6 +11,7 @@ import {
 import { ContentBody, DownloadAgents } from './content';
 import { RcApiError, redactSecrets } from './errors';
 import { groupFor, pathOf } from './groups';
+import { loginIdOf, type RcSession, type RcSessionStore } from './session';
 import type { ApiGroup, ContentFetcher, ContentResponse } from './types';
 
 export { RcApiError } from './errors';
@@ -30,6 +31,11 @@ export interface RcClientOptions {
   jwt: string;
   /** Unique per login (e.g. the rc-config node's id): SDK instances must never share tokens. */
   cachePrefix?: string;
+  /**
+   * Keeps the tokens and what each API group has spent across a restart (one store per
+   * rc-config). Only one client at a time may use a store: a refresh token is single-use.
+   */
+  session?: RcSessionStore;
   /** Longest wait for an answer (headers and, for JSON, the body). Default 60 s. */
   requestTimeoutMs?: number;
   /** A download errors after this long without a byte. Default 60 s. */
@@ -404,7 +410,7 @@ let instances = 0;
 export class RcClient implements ContentFetcher {
   readonly server: string;
   /** Counters, for tests and status: logins and refreshes done, 429s seen. */
-  readonly stats = { logins: 0, refreshes: 0, rateLimited: 0, requests: 0 };
+  readonly stats = { logins: 0, refreshes: 0, revocations: 0, rateLimited: 0, requests: 0 };
   private readonly options: RcClientOptions;
   private readonly sdk: SDK;
   private readonly rawFetch: FetchImpl;
@@ -415,6 +421,16 @@ export class RcClient implements ContentFetcher {
   private readonly bodies = new Set<ContentBody>();
   private authChain: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Which login this is (server, app, JWT), so a kept session of another one is not used. */
+  private readonly loginId: string;
+  /** The tokens as last kept in the session store. */
+  private tokens: Record<string, unknown> | undefined;
+  /** Settles once the kept tokens are in the SDK's storage. */
+  private readonly restored: Promise<void>;
+  /** Tokens kept under a JWT this node no longer uses (see revokeReplaced). */
+  private replaced: Record<string, unknown> | undefined;
+  private saveFailed = false;
+  private saveQueued = false;
 
   constructor(options: RcClientOptions) {
     for (const name of ['clientId', 'clientSecret', 'jwt'] as const) {
@@ -435,7 +451,7 @@ export class RcClient implements ContentFetcher {
       // A failed refresh is followed by a JWT login here; the SDK must not wipe tokens on a 429.
       clearCacheOnRefreshError: false,
       appName: 'node-red-ringcentral-archiver',
-      // Each client keeps its tokens in its own memory, never in a shared store or a file.
+      // Each client keeps its tokens in its own memory; the session store gets a copy of its own.
       localStorage: new MemoryStorage() as unknown as Storage,
     });
     const externals = this.sdk.externals();
@@ -447,10 +463,30 @@ export class RcClient implements ContentFetcher {
     // request when tokens live less than a minute, and burn the Auth budget.
     this.sdk.platform().ensureLoggedIn = async () => null;
 
+    this.loginId = loginIdOf({ server: this.server, clientId: options.clientId, jwt: options.jwt });
+    const stored = this.keptSession();
+    const kept = stored?.login === this.loginId ? stored : undefined;
+    // Another JWT of the same app on the same server: its session can still be revoked.
+    if (!kept && stored?.server === this.server && stored.clientId === options.clientId)
+      this.replaced = stored.tokens;
     const groups: ApiGroup[] = ['Light', 'Medium', 'Heavy', 'Auth'];
     this.budgets = Object.fromEntries(
-      groups.map((g) => [g, new RateBudget(g, { firstAnswerGate: true, ...options.budget })]),
+      groups.map((g) => [
+        g,
+        new RateBudget(g, { firstAnswerGate: true, ...options.budget, restore: kept?.budgets?.[g] }),
+      ]),
     ) as Record<ApiGroup, RateBudget>;
+    for (const budget of Object.values(this.budgets)) budget.on('spent', () => this.queueSave());
+    this.tokens = kept?.tokens;
+    this.restored = kept?.tokens
+      ? this.sdk
+          .platform()
+          .auth()
+          .setData(kept.tokens as never)
+          .catch(() => {
+            this.tokens = undefined;
+          })
+      : Promise.resolve();
   }
 
   /** The rate budget of one API group of this login (shared by everything that uses it). */
@@ -694,9 +730,22 @@ export class RcClient implements ContentFetcher {
     };
   }
 
-  /** Stops everything: rejects budget waiters, aborts requests and downloads. No logout. */
+  /**
+   * Ends this login's session at RingCentral and forgets its tokens (when its rc-config is
+   * removed, or after a one-off connection test), so it does not hold one of the user's sessions.
+   */
+  async revokeSession(): Promise<void> {
+    await this.restored;
+    await this.serialAuth(() => this.revokeHeld());
+  }
+
+  /**
+   * Stops everything: rejects budget waiters, aborts requests and downloads. No logout: the
+   * session store keeps the tokens and the budgets' state for the next start.
+   */
   async dispose(): Promise<void> {
     if (this.disposed) return;
+    this.saveSession();
     this.disposed = true;
     this.lifetime.abort(new Error('RingCentral client closed'));
     for (const budget of Object.values(this.budgets)) budget.dispose();
@@ -960,6 +1009,7 @@ export class RcClient implements ContentFetcher {
 
   /** A valid access token: logs in on first use, refreshes ahead of expiry. */
   private async ensureToken(signal?: AbortSignal): Promise<string> {
+    await this.restored;
     const data = (await this.sdk.platform().auth().data()) as TokenData;
     if (data.access_token && this.fresh(data)) return data.access_token;
     return this.serialAuth(() => this.renewToken(), signal);
@@ -984,7 +1034,7 @@ export class RcClient implements ContentFetcher {
         await this.authCall('refresh', () => platform.refresh());
         this.stats.refreshes++;
         this.log('debug', 'RingCentral access token refreshed');
-        const renewed = (await platform.auth().data()) as TokenData;
+        const renewed = await this.keepTokens();
         if (renewed.access_token) return renewed.access_token;
       } catch (err) {
         if (this.disposed) throw err;
@@ -996,13 +1046,126 @@ export class RcClient implements ContentFetcher {
 
   private async login(): Promise<string> {
     const platform = this.sdk.platform();
-    await this.sdk.cache().clean();
+    // The session held until now was refused or cannot be renewed: revoked, it no longer takes
+    // one of the user's sessions (RingCentral evicts the oldest beyond 5).
+    await this.revokeReplaced();
+    await this.revokeHeld();
     await this.authCall('login', () => platform.login({ jwt: this.options.jwt }));
     this.stats.logins++;
     this.log('info', 'Logged in to RingCentral with the JWT');
-    const data = (await platform.auth().data()) as TokenData;
+    const data = await this.keepTokens();
     if (!data.access_token) throw new RcApiError('RingCentral login answered without an access token');
     return data.access_token;
+  }
+
+  /**
+   * Revokes the session of the tokens held (by the refresh token, which names the session as long
+   * as it lives), then forgets them. A token already past its expiry has no session left to end.
+   * A revoke that fails is only logged: the login that follows must not depend on it.
+   */
+  private async revokeHeld(): Promise<void> {
+    const token = liveTokenOf((await this.sdk.platform().auth().data()) as TokenData);
+    if (token) await this.revoke(token);
+    await this.sdk.cache().clean();
+    if (this.tokens) {
+      this.tokens = undefined;
+      this.saveSession();
+    }
+  }
+
+  /**
+   * The session kept for this rc-config under another JWT of the same app (the node was deployed
+   * with a new one): revoked once, before the first login, instead of being left to expire.
+   */
+  private async revokeReplaced(): Promise<void> {
+    const replaced = this.replaced;
+    this.replaced = undefined;
+    const token = replaced && liveTokenOf(replaced as TokenData);
+    if (token) await this.revoke(token);
+  }
+
+  private async revoke(token: string): Promise<void> {
+    this.checkOpen();
+    const platform = this.sdk.platform();
+    try {
+      await platform.send({
+        method: 'POST',
+        url: '/restapi/oauth/revoke',
+        body: { token },
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: platform.basicAuthHeader(),
+        },
+        skipAuthCheck: true,
+        retry: true, // the SDK must not retry on its own (401, 429)
+      });
+      this.stats.revocations++;
+      this.log('debug', 'Revoked the previous RingCentral session');
+    } catch (err) {
+      this.checkOpen();
+      const status = (err as SdkError)?.response?.status;
+      const reason = status ? String(status) : this.redact(String((err as Error)?.message ?? err));
+      this.log('warn', `RingCentral did not revoke the previous session (${reason})`);
+    }
+  }
+
+  /** The SDK's tokens after a login or refresh, written to the session store at once. */
+  private async keepTokens(): Promise<TokenData> {
+    const data = (await this.sdk.platform().auth().data()) as TokenData;
+    this.tokens = { ...data };
+    this.saveSession();
+    return data;
+  }
+
+  /** The session kept by an earlier start of this rc-config, if any (perhaps of another login). */
+  private keptSession(): RcSession | undefined {
+    try {
+      return this.options.session?.load();
+    } catch (err) {
+      this.log('warn', `The kept RingCentral session could not be read: ${(err as Error)?.message ?? err}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * One save for what changes in one go (an answer's count and its headers), within the same turn
+   * of the event loop: a process killed later has the request on file.
+   */
+  private queueSave(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    queueMicrotask(() => {
+      this.saveQueued = false;
+      this.saveSession();
+    });
+  }
+
+  /** Keeps tokens and the budgets' state for the next start; called on every change of either. */
+  private saveSession(): void {
+    const store = this.options.session;
+    if (!store || this.disposed || !this.budgets) return;
+    const budgets = Object.fromEntries(
+      Object.entries(this.budgets).map(([group, budget]) => [group, budget.state()]),
+    );
+    try {
+      store.save({
+        login: this.loginId,
+        server: this.server,
+        clientId: this.options.clientId,
+        tokens: this.tokens,
+        budgets,
+        savedAt: new Date().toISOString(),
+      });
+      this.saveFailed = false;
+    } catch (err) {
+      // Once per failure spell: this runs on every request.
+      if (!this.saveFailed)
+        this.log(
+          'warn',
+          `The RingCentral session could not be kept for the next start: ${(err as Error)?.message ?? err}`,
+        );
+      this.saveFailed = true;
+    }
   }
 
   /** After a 401: one JWT login, unless another request has already renewed the token. */
@@ -1161,6 +1324,17 @@ export class RcClient implements ContentFetcher {
       // a failing logger must not break a request
     }
   }
+}
+
+/**
+ * A token that still names a live session: the refresh token while it lives (it outlives the
+ * access token), else the access token while it lives. A token past its expiry has no session.
+ */
+function liveTokenOf(data: TokenData): string | undefined {
+  const now = Date.now();
+  if (data.refresh_token && (data.refresh_token_expire_time ?? 0) > now) return data.refresh_token;
+  if (data.access_token && (data.expire_time ?? 0) > now) return data.access_token;
+  return undefined;
 }
 
 function cleanQuery(query: Record<string, QueryValue> | undefined): Record<string, unknown> | undefined {

@@ -5,6 +5,7 @@ export {
   DEFAULT_PENALTY_SEC,
   readRateLimitHeaders,
   type BudgetPermit,
+  type BudgetState,
   type HeaderSource,
   type RateBudgetOptions,
   type RateLimitHeaders,
@@ -12,6 +13,7 @@ export {
 export { groupFor, lookupGroup, pathOf, type ThrottlingGroup } from './groups';
 export { RcApiError, redactSecrets, type RcApiErrorDetails } from './errors';
 export { ContentBody } from './content';
+export { loginIdOf, sessionStoreIn, type RcSession, type RcSessionStore } from './session';
 export {
   RcClient,
   resolveServer,

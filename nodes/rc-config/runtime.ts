@@ -1,5 +1,6 @@
-import { RcClient, configFromEnv } from '../../lib/ringcentral';
+import { RcClient, configFromEnv, sessionStoreIn, type RcConnectionSettings } from '../../lib/ringcentral';
 import { retentionFrom, type RetentionSettings } from '../../lib/retention';
+import { openTokenStore } from '../shared/oauth';
 import type { Node, NodeDef, RED } from '../shared/red';
 import { errorMessage } from '../shared/util';
 
@@ -25,6 +26,8 @@ export interface RcConfigNode extends Node<RcCredentials> {
   getClient(): RcClient;
   /** How long this account's data stays at RingCentral (the dialog's figures, else the public defaults). */
   retention(): RetentionSettings;
+  /** This node's client when it runs with exactly these settings, else undefined. */
+  clientFor(settings: RcConnectionSettings): RcClient | undefined;
 }
 
 const PASSWORD_PLACEHOLDER = '__PWRD__';
@@ -40,29 +43,64 @@ export default function register(RED: RED): void {
   function RcConfig(this: RcConfigNode, def: RcConfigDef) {
     RED.nodes.createNode(this, def);
     let client: RcClient | undefined;
+    // Tokens and rate budgets survive a restart in the pack's encrypted token file, keyed by this
+    // node's id (and, inside the entry, by the login: another JWT starts afresh).
+    const store = openTokenStore(RED);
     const retention = retentionFrom(def);
     this.retention = () => retention;
+    const settingsOf = () =>
+      configFromEnv({
+        server: serverSetting(def),
+        clientId: this.credentials.clientId,
+        clientSecret: this.credentials.clientSecret,
+        jwt: this.credentials.jwt,
+      });
+    this.clientFor = (settings) => {
+      try {
+        const own = settingsOf();
+        const same = (['server', 'clientId', 'clientSecret', 'jwt'] as const).every(
+          (name) => own[name] === settings[name],
+        );
+        return same ? this.getClient() : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     this.getClient = () => {
       if (!client) {
-        const settings = configFromEnv({
-          server: serverSetting(def),
-          clientId: this.credentials.clientId,
-          clientSecret: this.credentials.clientSecret,
-          jwt: this.credentials.jwt,
-        });
+        const settings = settingsOf();
         client = new RcClient({
           ...settings,
           // One token store per config node: SDK instances otherwise share tokens.
           cachePrefix: `rcarchiver-${this.id}-`,
+          session: sessionStoreIn(store, this.id),
           log: (level, msg) => (level === 'error' || level === 'warn' ? this.warn(msg) : this.log(msg)),
         });
       }
       return client;
     };
-    this.on('close', (_removed: boolean, done: () => void) => {
-      const closing = client;
+    this.on('close', (removed: boolean, done: () => void) => {
+      let closing = client;
       client = undefined;
-      Promise.resolve(closing?.dispose()).finally(done);
+      if (removed && !closing && store.get(this.id)) {
+        // Never used since the start, but a session kept from before may still be alive.
+        try {
+          closing = this.getClient();
+        } catch {
+          // without settings there is no session to end
+        }
+        client = undefined;
+      }
+      // Removed: its session is ended at RingCentral and forgotten. Restarted or redeployed: the
+      // next start goes on with the kept tokens.
+      Promise.resolve(removed ? closing?.revokeSession() : undefined)
+        .catch(() => undefined)
+        .then(() => closing?.dispose())
+        .then(() => {
+          if (removed) store.delete(this.id);
+        })
+        .catch((err: unknown) => this.warn(errorMessage(err)))
+        .finally(done);
     });
   }
 
@@ -97,12 +135,24 @@ export default function register(RED: RED): void {
             clientSecret: pick('clientSecret'),
             jwt: pick('jwt'),
           });
+          // The dialog shows the deployed settings: test with the deployed session, which spends
+          // no login and no session.
+          const node =
+            typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as RcConfigNode | null) : null;
+          const deployed = typeof node?.clientFor === 'function' ? node.clientFor(settings) : undefined;
+          if (deployed) return deployed.testConnection();
           probe = new RcClient({ ...settings, cachePrefix: `rcarchiver-probe-${Date.now()}-` });
           return probe.testConnection();
         })
         .then((result) => res.json({ ok: true, ...result }))
         .catch((err: unknown) => res.status(200).json({ ok: false, error: errorMessage(err) }))
-        .finally(() => probe?.dispose());
+        // The probe's session is of no further use: it must not take one of the user's five.
+        .finally(() =>
+          probe
+            ?.revokeSession()
+            .catch(() => undefined)
+            .finally(() => probe?.dispose()),
+        );
     },
   );
 }

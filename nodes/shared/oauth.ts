@@ -58,10 +58,18 @@ export function tokenStorePath(RED: RED): string {
   );
 }
 
+/**
+ * The file of tokens kept across restarts, encrypted with Node-RED's credential secret. Every
+ * operation reads and writes the file at once, so each node bundle may open its own.
+ */
+export function openTokenStore(RED: RED): TokenStore {
+  return new TokenStore(tokenStorePath(RED), credentialSecret(RED));
+}
+
 function shared(RED: RED): Shared {
   let s = registry.get(RED.httpAdmin);
   if (s) return s;
-  const store = new TokenStore(tokenStorePath(RED), credentialSecret(RED));
+  const store = openTokenStore(RED);
   const flows = new ConnectFlows((c) => storeConnection(RED, store, c));
   s = { flows, store, providers: new Set() };
   registry.set(RED.httpAdmin, s);

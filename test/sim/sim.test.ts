@@ -464,9 +464,23 @@ describe('simulator: OAuth', () => {
     assert.equal((await api(sim, '/restapi/v1.0/account/~', access)).status, 401);
 
     const tokens: TokenInfo[] = [];
+    const live = sim.liveSessions();
+    const evicted = sim.stats.sessionsEvicted;
     for (let i = 0; i < 6; i++) tokens.push(await login(sim));
     assert.equal((await api(sim, '/restapi/v1.0/account/~', tokens[0].access_token)).status, 401);
     assert.equal((await api(sim, '/restapi/v1.0/account/~', tokens[5].access_token)).status, 200);
+    assert.equal(sim.liveSessions(), 5);
+    assert.equal(sim.stats.sessionsEvicted - evicted, live + 6 - 5);
+
+    // A refresh token names its session too: revoking it ends the session.
+    const revoke = await fetch(`${sim.platformUrl}/restapi/oauth/revoke`, {
+      method: 'POST',
+      headers: { Authorization: basic(sim), 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens[5].refresh_token }),
+    });
+    assert.equal(revoke.status, 200);
+    assert.equal((await api(sim, '/restapi/v1.0/account/~', tokens[5].access_token)).status, 401);
+    assert.equal(sim.liveSessions(), 4);
   });
 });
 

@@ -210,6 +210,8 @@ export interface SimStats {
   refreshes: number;
   refreshFailures: number;
   revocations: number;
+  /** Sessions ended because the user had more than `maxSessions` (the oldest goes). */
+  sessionsEvicted: number;
   downloads: { started: number; completed: number; failed: number };
   /** Body bytes of all answers. */
   bytesServed: number;
@@ -654,6 +656,7 @@ export class Simulator {
       refreshes: 0,
       refreshFailures: 0,
       revocations: 0,
+      sessionsEvicted: 0,
       downloads: { started: 0, completed: 0, failed: 0 },
       bytesServed: 0,
       contentBytesServed: 0,
@@ -902,6 +905,17 @@ export class Simulator {
 
   clearFaults(): void {
     this.faults = [];
+  }
+
+  /** Sessions not revoked, evicted or expired, of one user (the admin by default) of the app. */
+  liveSessions(extensionId = this.adminExtension.id): number {
+    const now = Date.now();
+    const list = this.sessions.get(`${this.options.clientId}:${extensionId}`) ?? [];
+    return list.filter((s) => {
+      if (s.revoked) return false;
+      const refresh = s.refreshToken ? this.refreshTokens.get(s.refreshToken) : undefined;
+      return !!refresh && refresh.expiresAt > now;
+    }).length;
   }
 
   /** Revokes every session: all access and refresh tokens answer 401 / invalid_grant. */
@@ -1575,7 +1589,10 @@ export class Simulator {
     list.push(session);
     while (list.length > this.options.maxSessions) {
       const oldest = list.shift();
-      if (oldest) this.revokeSession(oldest);
+      if (oldest) {
+        this.revokeSession(oldest);
+        this.statsData.sessionsEvicted++;
+      }
     }
     this.sessions.set(key, list);
     return session;

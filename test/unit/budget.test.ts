@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { RateBudget, readRateLimitHeaders, type BudgetSnapshot } from '../../lib/ringcentral/budget';
+import {
+  RateBudget,
+  readRateLimitHeaders,
+  type BudgetSnapshot,
+  type BudgetState,
+} from '../../lib/ringcentral/budget';
 
 // The budget's timers are unref'd (they must never keep Node-RED alive); keep the test alive.
 const keepAlive = setInterval(() => undefined, 1000);
@@ -227,6 +232,87 @@ describe('RateBudget before the first answer', () => {
     (await second).done();
     assert.equal(secondGranted, true);
     assert.equal(budget.snapshot().remaining, 2, 'the server-side count is adopted');
+    budget.dispose();
+  });
+});
+
+describe('RateBudget across a restart', () => {
+  /** Lets the budget's timers run on mocked time until `done()` says so. */
+  async function runUntil(t: { mock: { timers: { tick(ms: number): void } } }, done: () => boolean) {
+    for (let step = 0; step < 5_000 && !done(); step++) {
+      t.mock.timers.tick(10);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  it('a budget started from the kept state waits for what the previous process spent', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+    const before = new RateBudget('Heavy', { limit: 4, windowSec: 10, margin: 0 });
+    let kept: BudgetState | undefined;
+    before.on('spent', () => (kept = before.state()));
+    for (let i = 0; i < 3; i++) (await before.acquire()).done();
+    await before.acquire(); // sent, never answered: the process is killed now
+    assert.deepEqual(kept, {
+      limit: 4,
+      windowSec: 10,
+      spent: [1_000_000, 1_000_000, 1_000_000],
+      pending: [1_000_000],
+    });
+    t.mock.timers.tick(2_000);
+
+    const after = new RateBudget('Heavy', { restore: kept, margin: 0 });
+    const snap = after.snapshot();
+    assert.deepEqual([snap.limit, snap.windowSec, snap.usedInWindow, snap.remaining], [4, 10, 4, 0]);
+    let grantedAt = 0;
+    const next = after.acquire().then((permit) => {
+      grantedAt = Date.now();
+      permit.done();
+    });
+    await runUntil(t, () => grantedAt > 0);
+    await next;
+    // The three answered requests leave the window at 1 010 000; the unanswered one counts from
+    // the restart (the server saw it no later).
+    assert.ok(grantedAt >= 1_010_000 && grantedAt < 1_011_000, `granted at ${grantedAt - 1_000_000} ms`);
+    assert.equal(after.snapshot().usedInWindow, 2, 'the one from the restart and the new one');
+    before.dispose();
+    after.dispose();
+  });
+
+  it('keeps a 429 penalty and a Remaining=0 block across the restart', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 5_000_000 });
+    const before = new RateBudget('Light', { penaltySlackMs: 0 });
+    before.penalize(20);
+    const penalty = before.state();
+    assert.equal(penalty.pausedUntil, 5_020_000);
+    t.mock.timers.tick(5_000);
+    const after = new RateBudget('Light', { restore: penalty });
+    assert.equal(after.snapshot().pausedUntil, 5_020_000, 'the rest of the penalty is waited out');
+
+    const blocked = new RateBudget('Medium');
+    blocked.observe({
+      'X-Rate-Limit-Limit': '40',
+      'X-Rate-Limit-Remaining': '0',
+      'X-Rate-Limit-Window': '60',
+    });
+    const restored = new RateBudget('Medium', { restore: blocked.state() });
+    assert.equal(restored.snapshot().pausedUntil, 5_065_000);
+    assert.equal(restored.snapshot().usedInWindow, 40, "the server's count is kept too");
+    for (const b of [before, after, blocked, restored]) b.dispose();
+  });
+
+  it('ignores a damaged state instead of trusting it', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 9_000_000 });
+    const damaged = {
+      limit: 'ten',
+      windowSec: -5,
+      spent: ['x', Number.NaN, 9_000_000 + 1e12, 8_999_000],
+      pending: 'none',
+      pausedUntil: 9_000_000 + 1e12,
+    } as unknown as BudgetState;
+    const budget = new RateBudget('Heavy', { restore: damaged });
+    const snap = budget.snapshot();
+    assert.deepEqual([snap.limit, snap.windowSec, snap.usedInWindow], [10, 60, 1]);
+    assert.ok((snap.pausedUntil ?? 0) <= 9_000_000 + 86_400_000, 'no pause longer than a day');
     budget.dispose();
   });
 });
