@@ -1,5 +1,9 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import { FOLDER_SINK } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
+import { italicWhenNamed, sinkFields, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+
+const folderFields = sinkFields(FOLDER_SINK);
 
 RED.nodes.registerType('rc-folder-sink', {
   category: 'RingCentral',
@@ -10,8 +14,11 @@ RED.nodes.registerType('rc-folder-sink', {
   outputs: 2,
   defaults: {
     name: { value: '' },
-    directory: { value: '' },
-    ...sinkDefaults(),
+    directory: { value: FOLDER_SINK.value.directory },
+    template: folderFields.template,
+    timeZone: folderFields.timeZone,
+    sidecar: folderFields.sidecar,
+    concurrency: folderFields.concurrency,
   },
   inputLabels: sinkInputLabels,
   outputLabels: sinkOutputLabels,
@@ -20,4 +27,7 @@ RED.nodes.registerType('rc-folder-sink', {
     return this.name || (this.directory ? `folder ${this.directory}` : 'archive to folder');
   },
   labelStyle: italicWhenNamed,
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, FOLDER_SINK);
+  },
 });
