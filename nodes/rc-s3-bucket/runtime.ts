@@ -1,4 +1,5 @@
 import { S3Storage } from '../../lib/storage/s3';
+import { s3FieldsFromEnv } from '../../lib/storage/s3-env';
 import { provideStorage } from '../shared/account';
 import { translator } from '../shared/i18n';
 import type { Node, NodeDef, RED } from '../shared/red';
@@ -28,9 +29,10 @@ export default function register(RED: RED): void {
   function S3Bucket(this: Node<S3Credentials>, def: S3BucketDef) {
     RED.nodes.createNode(this, def);
     provideStorage(RED, this, () => {
-      const bucket = def.bucket?.trim();
+      // Empty fields take S3_BUCKET, S3_REGION, AWS_ACCESS_KEY_ID and the like.
+      const fields = s3FieldsFromEnv({ ...def, ...this.credentials });
+      const { bucket, accessKeyId, secretAccessKey, sessionToken } = fields;
       if (!bucket) throw new Error(t('rc-s3-bucket.errors.noBucket'));
-      const { accessKeyId, secretAccessKey, sessionToken } = this.credentials;
       if (!accessKeyId || !secretAccessKey) throw new Error(t('rc-s3-bucket.errors.noKeys'));
       const days = Number(def.objectLockDays);
       if (def.objectLockMode && !(Number.isInteger(days) && days > 0)) {
@@ -38,13 +40,13 @@ export default function register(RED: RED): void {
       }
       return new S3Storage({
         bucket,
-        prefix: def.prefix?.trim() || undefined,
-        region: def.region?.trim() || 'us-east-1',
-        endpoint: def.endpoint?.trim() || undefined,
-        forcePathStyle: !!def.forcePathStyle,
+        prefix: fields.prefix,
+        region: fields.region || 'us-east-1',
+        endpoint: fields.endpoint,
+        forcePathStyle: !!fields.forcePathStyle,
         accessKeyId,
         secretAccessKey,
-        sessionToken: sessionToken || undefined,
+        sessionToken,
         storageClass: def.storageClass?.trim() || undefined,
         objectLock: def.objectLockMode ? { mode: def.objectLockMode, days } : undefined,
         legalHold: !!def.legalHold,
