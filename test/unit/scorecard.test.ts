@@ -192,3 +192,14 @@ describe('one default per setting for the editor and the runtime', () => {
     assert.equal(label({ scope: 'account', archive: 'records' }), 'call log');
   });
 });
+
+describe('the scorecard checks the README answers', () => {
+  it('D01: the README names every dependency and their number', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const d01 = readme.slice(readme.indexOf('**D01**'), readme.indexOf('**D03**'));
+    assert.ok(d01.length > 0, 'the README answers D01');
+    const names = Object.keys(pkg.dependencies);
+    for (const name of names) assert.ok(d01.includes(`\`${name}\``), `the README says why ${name} is needed`);
+    assert.match(d01, new RegExp(`the pack has ${names.length},`), 'the README gives their number');
+  });
+});
