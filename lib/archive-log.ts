@@ -5,10 +5,11 @@
  */
 import type { ArchiveItem, ItemKind, ItemStatus, Receipt } from './items';
 import type { LedgerRow } from './ledger/types';
+import { ARCHIVE_LOG } from './node-defaults';
 import { nearDeletion, type RetentionSettings } from './retention';
 
 /** Default retention of log rows: RingCentral Archiver keeps its logs 6 months. */
-export const DEFAULT_KEEP_DAYS = 183;
+export const DEFAULT_KEEP_DAYS = ARCHIVE_LOG.value.keepDays;
 
 export type OutcomeStatus = Exclude<ItemStatus, 'Pending'>;
 

@@ -1,6 +1,10 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { ARCHIVE_LOG } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
-const nonNegative = (v: string | number) => String(v ?? '').trim() !== '' && Number(v) >= 0;
+// Absent from a flow saved before the setting existed: the runtime takes the default.
+const nonNegative = (v: string | number | undefined) =>
+  v === undefined || (String(v).trim() !== '' && Number(v) >= 0);
 
 RED.nodes.registerType('rc-archive-log', {
   category: 'RingCentral',
@@ -10,9 +14,12 @@ RED.nodes.registerType('rc-archive-log', {
   outputs: 2,
   defaults: {
     name: { value: '' },
-    summaryDelay: { value: 3, validate: nonNegative },
-    // RingCentral Archiver keeps its logs 6 months; 0 keeps them forever.
-    keepDays: { value: 183, validate: (v: string | number) => nonNegative(v) && Number.isInteger(Number(v)) },
+    summaryDelay: { value: ARCHIVE_LOG.value.summaryDelay, validate: nonNegative },
+    keepDays: {
+      value: ARCHIVE_LOG.value.keepDays,
+      validate: (v: string | number | undefined) =>
+        v === undefined || (nonNegative(v) && Number.isInteger(Number(v))),
+    },
   },
   inputLabels: 'archived or failed items',
   outputLabels: ['run summary', 'alert: automatic retries used up'],
@@ -22,5 +29,8 @@ RED.nodes.registerType('rc-archive-log', {
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, ARCHIVE_LOG);
   },
 });

@@ -1,12 +1,6 @@
-import {
-  DEFAULT_KEEP_DAYS,
-  exhaustedAlert,
-  flowReceipt,
-  needsRecording,
-  outcomeOf,
-  RunCounter,
-} from '../../lib/archive-log';
+import { exhaustedAlert, flowReceipt, needsRecording, outcomeOf, RunCounter } from '../../lib/archive-log';
 import { archiveEvents, type ArchiveEvents } from '../../lib/bus';
+import { ARCHIVE_LOG } from '../../lib/node-defaults';
 import { isArchiveItem } from '../../lib/items';
 import type { LedgerAdmin } from '../../lib/ledger/types';
 import type { RcConfigNode } from '../rc-config/runtime';
@@ -36,8 +30,8 @@ export default function register(RED: RED): void {
   function ArchiveLog(this: Node, def: ArchiveLogDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const delayMs = nonNegative(def.summaryDelay, 3) * 1000;
-    const keepDays = nonNegative(def.keepDays, DEFAULT_KEEP_DAYS);
+    const delayMs = nonNegative(def.summaryDelay, ARCHIVE_LOG.value.summaryDelay) * 1000;
+    const keepDays = nonNegative(def.keepDays, ARCHIVE_LOG.value.keepDays);
     let ledger: LedgerAdmin | undefined;
     try {
       ledger = openLedger(RED);

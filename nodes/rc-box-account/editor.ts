@@ -16,7 +16,11 @@ RED.nodes.registerType('rc-box-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    ...oauthCredentialDefs,
+    clientSecret: oauthCredentialDefs.clientSecret,
+    accessToken: oauthCredentialDefs.accessToken,
+    refreshToken: oauthCredentialDefs.refreshToken,
+    expiresAt: oauthCredentialDefs.expiresAt,
+    connection: oauthCredentialDefs.connection,
     jwtConfig: { type: 'password' },
   },
   label: function (this: { name?: string; account?: string }) {

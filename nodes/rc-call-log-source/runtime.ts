@@ -1,6 +1,7 @@
 import { callLogArchiveOf, runCallLog, type CallLogRunOptions } from '../../lib/sources/call-log';
 import { loadExtensions } from '../../lib/sources/extensions';
 import type { RcConfigNode } from '../rc-config/runtime';
+import { CALL_LOG_SOURCE, settingOf } from '../../lib/node-defaults';
 import { allRetainedDays } from '../../lib/retention';
 import {
   configuredBackfill,
@@ -37,11 +38,12 @@ export default function register(RED: RED): void {
     const extensionId = (def.extensionId || '').trim() || '~';
     // New nodes get 'both' from the editor. A node saved before the choice existed (no `archive` in
     // its config) keeps doing what it did: recordings only, so an upgrade does not change a flow.
-    const archive =
-      def.archive === undefined || def.archive === '' ? 'recordings' : callLogArchiveOf(def.archive);
-    const initialDays = positiveNumber(def.initialDays, 90);
-    const lookBackMinutes = positiveNumber(def.lookBackMinutes, 120);
-    const warnDays = positiveNumber(def.warnDays, 7);
+    const archive = callLogArchiveOf(
+      def.archive === '' ? CALL_LOG_SOURCE.whenMissing.archive : settingOf(CALL_LOG_SOURCE, def, 'archive'),
+    );
+    const initialDays = positiveNumber(def.initialDays, CALL_LOG_SOURCE.value.initialDays);
+    const lookBackMinutes = positiveNumber(def.lookBackMinutes, CALL_LOG_SOURCE.value.lookBackMinutes);
+    const warnDays = positiveNumber(def.warnDays, CALL_LOG_SOURCE.value.warnDays);
     const kinds =
       archive === 'recordings'
         ? (['CallRecording'] as const)

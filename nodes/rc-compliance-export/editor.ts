@@ -1,4 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { COMPLIANCE_EXPORT } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 /** Empty, or up to 10 comma-separated entries each matching `pattern`. */
 function idList(pattern: RegExp) {
@@ -19,12 +21,19 @@ RED.nodes.registerType('rc-compliance-export', {
   defaults: {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: true },
-    initialDays: { value: 1, required: true, validate: RED.validators.number() },
-    contacts: { value: '', validate: idList(/^(?:\d{1,20}|[^\s@,]+@[^\s@,]+\.[^\s@,]+)$/) },
-    chatIds: { value: '', validate: idList(/^\d{1,20}$/) },
-    unpack: { value: false },
+    initialDays: {
+      value: COMPLIANCE_EXPORT.value.initialDays,
+      required: true,
+      validate: RED.validators.number(),
+    },
+    contacts: {
+      value: COMPLIANCE_EXPORT.value.contacts,
+      validate: idList(/^(?:\d{1,20}|[^\s@,]+@[^\s@,]+\.[^\s@,]+)$/),
+    },
+    chatIds: { value: COMPLIANCE_EXPORT.value.chatIds, validate: idList(/^\d{1,20}$/) },
+    unpack: { value: COMPLIANCE_EXPORT.value.unpack },
     pollSeconds: {
-      value: 30,
+      value: COMPLIANCE_EXPORT.value.pollSeconds,
       required: true,
       validate: (v: string | number) => Number(v) >= 1,
     },
@@ -37,5 +46,8 @@ RED.nodes.registerType('rc-compliance-export', {
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, COMPLIANCE_EXPORT);
   },
 });

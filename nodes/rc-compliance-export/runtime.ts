@@ -12,6 +12,7 @@ import {
 } from '../../lib/sources/compliance-export';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { formatDuration } from '../../lib/backfill';
+import { COMPLIANCE_EXPORT } from '../../lib/node-defaults';
 import { TEXTS_WITHOUT_LIMIT_DAYS } from '../../lib/retention';
 import {
   backfillRequestOf,
@@ -44,8 +45,8 @@ export default function register(RED: RED): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const rcNode = def.rc ? (RED.nodes.getNode(def.rc) as RcConfigNode | null) : null;
-    const initialDays = Math.floor(positiveNumber(def.initialDays, 1));
-    const pollSeconds = Math.max(1, positiveNumber(def.pollSeconds, 30));
+    const initialDays = Math.floor(positiveNumber(def.initialDays, COMPLIANCE_EXPORT.value.initialDays));
+    const pollSeconds = Math.max(1, positiveNumber(def.pollSeconds, COMPLIANCE_EXPORT.value.pollSeconds));
     const unpack = def.unpack === true || def.unpack === 'true';
     // Checked at every run, so that a bad value is an error of the run (status, Catch) and nothing is sent.
     const filters = () => {

@@ -12,7 +12,11 @@ RED.nodes.registerType('rc-dropbox-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    ...oauthCredentialDefs,
+    clientSecret: oauthCredentialDefs.clientSecret,
+    accessToken: oauthCredentialDefs.accessToken,
+    refreshToken: oauthCredentialDefs.refreshToken,
+    expiresAt: oauthCredentialDefs.expiresAt,
+    connection: oauthCredentialDefs.connection,
   },
   label: function (this: { name?: string; account?: string }) {
     return this.name || (this.account ? `Dropbox: ${this.account}` : 'Dropbox');

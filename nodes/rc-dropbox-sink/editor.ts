@@ -1,5 +1,9 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import { SINK } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
+import { italicWhenNamed, sinkFields, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+
+const fields = sinkFields();
 
 RED.nodes.registerType('rc-dropbox-sink', {
   category: 'RingCentral',
@@ -11,7 +15,10 @@ RED.nodes.registerType('rc-dropbox-sink', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'rc-dropbox-account', required: true },
-    ...sinkDefaults(),
+    template: fields.template,
+    timeZone: fields.timeZone,
+    sidecar: fields.sidecar,
+    concurrency: fields.concurrency,
   },
   inputLabels: sinkInputLabels,
   outputLabels: sinkOutputLabels,
@@ -20,4 +27,7 @@ RED.nodes.registerType('rc-dropbox-sink', {
     return this.name || 'archive to Dropbox';
   },
   labelStyle: italicWhenNamed,
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, SINK);
+  },
 });

@@ -1,7 +1,11 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import { FOLDER_SINK } from '../../lib/node-defaults';
 import type { EditorNode } from '../shared/connect-editor';
+import { showMissingDefaults } from '../shared/defaults-editor';
+import { italicWhenNamed, sinkFields, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
 import { setupStorageTest } from '../shared/storage-test-editor';
+
+const folderFields = sinkFields(FOLDER_SINK);
 
 RED.nodes.registerType('rc-folder-sink', {
   category: 'RingCentral',
@@ -12,8 +16,11 @@ RED.nodes.registerType('rc-folder-sink', {
   outputs: 2,
   defaults: {
     name: { value: '' },
-    directory: { value: '' },
-    ...sinkDefaults(),
+    directory: { value: FOLDER_SINK.value.directory },
+    template: folderFields.template,
+    timeZone: folderFields.timeZone,
+    sidecar: folderFields.sidecar,
+    concurrency: folderFields.concurrency,
   },
   inputLabels: sinkInputLabels,
   outputLabels: sinkOutputLabels,
@@ -23,6 +30,7 @@ RED.nodes.registerType('rc-folder-sink', {
   },
   labelStyle: italicWhenNamed,
   oneditprepare: function (this: EditorNode) {
+    showMissingDefaults(this, FOLDER_SINK);
     setupStorageTest(this, 'rc-folder-sink');
   },
 });

@@ -15,7 +15,11 @@ RED.nodes.registerType('rc-gdrive-account', {
     endpoint: { value: '' },
   },
   credentials: {
-    ...oauthCredentialDefs,
+    clientSecret: oauthCredentialDefs.clientSecret,
+    accessToken: oauthCredentialDefs.accessToken,
+    refreshToken: oauthCredentialDefs.refreshToken,
+    expiresAt: oauthCredentialDefs.expiresAt,
+    connection: oauthCredentialDefs.connection,
     serviceAccountKey: { type: 'password' },
   },
   label: function (this: { name?: string; account?: string; authMode?: string }) {

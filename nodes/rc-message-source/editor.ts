@@ -1,12 +1,16 @@
 import {
   prepareSourceFields,
   retentionOutputLabel,
-  sourceDefaults,
+  sourceFields,
   sourceInputLabels,
 } from '../shared/source-editor';
+import { MESSAGE_SOURCE } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const fields = sourceFields(MESSAGE_SOURCE);
 
 RED.nodes.registerType('rc-message-source', {
   category: 'RingCentral',
@@ -17,12 +21,17 @@ RED.nodes.registerType('rc-message-source', {
   defaults: {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: true },
-    scope: { value: 'extension' },
-    voicemail: { value: true },
-    fax: { value: true },
-    sms: { value: true },
-    mms: { value: true },
-    ...sourceDefaults(30, 60),
+    scope: { value: MESSAGE_SOURCE.value.scope },
+    voicemail: { value: MESSAGE_SOURCE.value.voicemail },
+    fax: { value: MESSAGE_SOURCE.value.fax },
+    sms: { value: MESSAGE_SOURCE.value.sms },
+    mms: { value: MESSAGE_SOURCE.value.mms },
+    initialDays: fields.initialDays,
+    lookBackMinutes: fields.lookBackMinutes,
+    backfill: fields.backfill,
+    backfillFrom: fields.backfillFrom,
+    backfillTo: fields.backfillTo,
+    warnDays: fields.warnDays,
   },
   inputLabels: sourceInputLabels,
   outputLabels: ['one message per voicemail, fax, SMS or MMS item', retentionOutputLabel],
@@ -49,6 +58,7 @@ RED.nodes.registerType('rc-message-source', {
     return this.name ? 'node_label_italic' : '';
   },
   oneditprepare: function (this: { backfill?: string; backfillFrom?: string; scope?: string }) {
+    showMissingDefaults(this, MESSAGE_SOURCE);
     prepareSourceFields(this);
     $('#node-input-scope').val(this.scope === 'account' ? 'account' : 'extension');
   },

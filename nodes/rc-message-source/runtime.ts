@@ -2,6 +2,7 @@ import { apiErrorOf } from '../../lib/ringcentral/errors';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
 import type { ItemKind } from '../../lib/items';
 import type { RcClient } from '../../lib/ringcentral';
+import { MESSAGE_SOURCE } from '../../lib/node-defaults';
 import { allRetainedDays } from '../../lib/retention';
 import {
   messageChoicesOf,
@@ -70,9 +71,9 @@ export default function register(RED: RED): void {
     const rcNode = def.rc ? (RED.nodes.getNode(def.rc) as RcConfigNode | null) : null;
     const scope = def.scope === 'account' ? 'account' : 'extension';
     const choices = messageChoicesOf(def);
-    const initialDays = positiveNumber(def.initialDays, 30);
-    const lookBackMinutes = positiveNumber(def.lookBackMinutes, 60);
-    const warnDays = positiveNumber(def.warnDays, 7);
+    const initialDays = positiveNumber(def.initialDays, MESSAGE_SOURCE.value.initialDays);
+    const lookBackMinutes = positiveNumber(def.lookBackMinutes, MESSAGE_SOURCE.value.lookBackMinutes);
+    const warnDays = positiveNumber(def.warnDays, MESSAGE_SOURCE.value.warnDays);
     const mailboxesOf = async (client: RcClient, signal: AbortSignal): Promise<MailboxOwner[]> =>
       scope === 'account'
         ? mailboxExtensions(await listAccountExtensions(client, { signal }))

@@ -1,4 +1,6 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { RATE_LIMIT } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 RED.nodes.registerType('rc-rate-limit', {
   category: 'RingCentral',
@@ -9,10 +11,10 @@ RED.nodes.registerType('rc-rate-limit', {
   defaults: {
     name: { value: '' },
     rc: { value: '', type: 'rc-config', required: false },
-    group: { value: 'auto' },
+    group: { value: RATE_LIMIT.value.group },
     // Blank: Node-RED's nodeMessageBufferMaxLength, else 10000.
     maxQueue: {
-      value: '',
+      value: RATE_LIMIT.value.maxQueue,
       validate: (v: string | number) =>
         String(v ?? '').trim() === '' || /^[1-9]\d{0,7}$/.test(String(v).trim()),
     },
@@ -25,5 +27,8 @@ RED.nodes.registerType('rc-rate-limit', {
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, RATE_LIMIT);
   },
 });

@@ -1,5 +1,7 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { DEFAULT_SCHEDULE, parseSchedule } from '../../lib/retry-schedule';
+import { RETRY } from '../../lib/node-defaults';
+import { parseSchedule } from '../../lib/retry-schedule';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 RED.nodes.registerType('rc-retry', {
   category: 'RingCentral',
@@ -10,7 +12,7 @@ RED.nodes.registerType('rc-retry', {
   defaults: {
     name: { value: '' },
     schedule: {
-      value: DEFAULT_SCHEDULE,
+      value: RETRY.value.schedule,
       required: true,
       // With two parameters Node-RED shows the returned text beside the red field.
       validate: function (value: string, opt?: unknown) {
@@ -24,9 +26,12 @@ RED.nodes.registerType('rc-retry', {
   outputLabels: 'items to try again',
   paletteLabel: 'retry',
   label: function (this: { name?: string; schedule?: string }) {
-    return this.name || `retry ${this.schedule || DEFAULT_SCHEDULE}`;
+    return this.name || `retry ${this.schedule || RETRY.value.schedule}`;
   },
   labelStyle: function (this: { name?: string }) {
     return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, RETRY);
   },
 });

@@ -1,7 +1,8 @@
 import { archiveEvents, registerEntrance } from '../../lib/bus';
 import { isArchiveItem } from '../../lib/items';
 import type { LogLedger } from '../../lib/ledger/types';
-import { decideRetry, DEFAULT_SCHEDULE, parseSchedule, timerDelay, whenText } from '../../lib/retry-schedule';
+import { RETRY } from '../../lib/node-defaults';
+import { decideRetry, parseSchedule, timerDelay, whenText } from '../../lib/retry-schedule';
 import { openLedger } from '../shared/ledger';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
@@ -26,7 +27,7 @@ export default function register(RED: RED): void {
   function Retry(this: Node, def: RetryDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const parsed = parseSchedule(def.schedule ?? DEFAULT_SCHEDULE);
+    const parsed = parseSchedule(def.schedule ?? RETRY.value.schedule);
     const delays = parsed.delays ?? [];
     let setupError = parsed.error ? t('rc-retry.errors.schedule', { error: parsed.error }) : undefined;
     let ledger: LogLedger | undefined;

@@ -7,7 +7,8 @@ RED.nodes.registerType('rc-s3-bucket', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    bucket: { value: '', required: true },
+    // Empty: S3_BUCKET.
+    bucket: { value: '' },
     prefix: { value: 'RingCentral Archive/' },
     region: { value: 'us-east-1' },
     endpoint: { value: '' },

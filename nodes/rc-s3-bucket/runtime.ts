@@ -1,4 +1,5 @@
 import { S3Storage } from '../../lib/storage/s3';
+import { s3FieldsFromEnv } from '../../lib/storage/s3-env';
 import { provideStorage } from '../shared/account';
 import { translator, type Translate } from '../shared/i18n';
 import type { Node, NodeDef, RED } from '../shared/red';
@@ -26,10 +27,10 @@ interface S3Credentials {
 
 /** The adapter of a bucket's settings (deployed, or a dialog's for its Test button). */
 function s3Storage(def: S3BucketDef, credentials: S3Credentials, t: Translate): S3Storage {
-  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
-  const bucket = text(def.bucket);
+  // Empty fields take S3_BUCKET, S3_REGION, AWS_ACCESS_KEY_ID and the like.
+  const fields = s3FieldsFromEnv({ ...def, ...credentials });
+  const { bucket, accessKeyId, secretAccessKey, sessionToken } = fields;
   if (!bucket) throw new Error(t('rc-s3-bucket.errors.noBucket'));
-  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
   if (!accessKeyId || !secretAccessKey) throw new Error(t('rc-s3-bucket.errors.noKeys'));
   const days = Number(def.objectLockDays);
   if (def.objectLockMode && !(Number.isInteger(days) && days > 0)) {
@@ -37,14 +38,14 @@ function s3Storage(def: S3BucketDef, credentials: S3Credentials, t: Translate): 
   }
   return new S3Storage({
     bucket,
-    prefix: text(def.prefix) || undefined,
-    region: text(def.region) || 'us-east-1',
-    endpoint: text(def.endpoint) || undefined,
-    forcePathStyle: !!def.forcePathStyle,
+    prefix: fields.prefix,
+    region: fields.region || 'us-east-1',
+    endpoint: fields.endpoint,
+    forcePathStyle: !!fields.forcePathStyle,
     accessKeyId,
     secretAccessKey,
-    sessionToken: sessionToken || undefined,
-    storageClass: text(def.storageClass) || undefined,
+    sessionToken,
+    storageClass: (typeof def.storageClass === 'string' && def.storageClass.trim()) || undefined,
     objectLock: def.objectLockMode ? { mode: def.objectLockMode, days } : undefined,
     legalHold: !!def.legalHold,
   });

@@ -1,5 +1,9 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import { SINK } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
+import { italicWhenNamed, sinkFields, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+
+const fields = sinkFields();
 
 RED.nodes.registerType('rc-s3-sink', {
   category: 'RingCentral',
@@ -11,7 +15,10 @@ RED.nodes.registerType('rc-s3-sink', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'rc-s3-bucket', required: true },
-    ...sinkDefaults(),
+    template: fields.template,
+    timeZone: fields.timeZone,
+    sidecar: fields.sidecar,
+    concurrency: fields.concurrency,
   },
   inputLabels: sinkInputLabels,
   outputLabels: sinkOutputLabels,
@@ -20,4 +27,7 @@ RED.nodes.registerType('rc-s3-sink', {
     return this.name || 'archive to S3';
   },
   labelStyle: italicWhenNamed,
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, SINK);
+  },
 });

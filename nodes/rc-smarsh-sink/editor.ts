@@ -1,6 +1,10 @@
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-import { italicWhenNamed, sinkDefaults, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+import { SMARSH_SINK } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
+import { italicWhenNamed, sinkFields, sinkInputLabels, sinkOutputLabels } from '../shared/sink-editor';
+
+const smarshFields = sinkFields(SMARSH_SINK);
 
 RED.nodes.registerType('rc-smarsh-sink', {
   category: 'RingCentral',
@@ -12,8 +16,10 @@ RED.nodes.registerType('rc-smarsh-sink', {
   defaults: {
     name: { value: '' },
     account: { value: '', type: 'rc-smarsh-account', required: true },
-    ...sinkDefaults(),
-    sidecar: { value: false },
+    template: smarshFields.template,
+    timeZone: smarshFields.timeZone,
+    sidecar: smarshFields.sidecar,
+    concurrency: smarshFields.concurrency,
   },
   inputLabels: sinkInputLabels,
   outputLabels: sinkOutputLabels,
@@ -22,7 +28,8 @@ RED.nodes.registerType('rc-smarsh-sink', {
     return this.name || 'journal to Smarsh';
   },
   labelStyle: italicWhenNamed,
-  oneditprepare: function () {
+  oneditprepare: function (this: object) {
+    showMissingDefaults(this, SMARSH_SINK);
     // The e-mail carries the record: there is no sidecar to choose.
     $('#node-input-sidecar').closest('.form-row').hide();
   },

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { archiveItem, LostContentError } from '../../lib/archive';
 import { isArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
+import { SINK, settingOf } from '../../lib/node-defaults';
 import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, validateTemplate } from '../../lib/template';
 import type { RcConfigNode } from '../rc-config/runtime';
@@ -54,9 +55,9 @@ export function createSink(
   t: Translate,
 ): void {
   const template = (def.template || '').trim() || DEFAULT_TEMPLATE;
-  const timeZone = (def.timeZone || '').trim() || 'UTC';
-  const sidecar = def.sidecar !== false;
-  const concurrency = Math.max(1, Math.min(16, Number(def.concurrency) || 4));
+  const timeZone = (def.timeZone || '').trim() || SINK.value.timeZone;
+  const sidecar = settingOf(SINK, def, 'sidecar') !== false;
+  const concurrency = Math.max(1, Math.min(16, Number(def.concurrency) || SINK.value.concurrency));
   const sinkName = def.name || `${def.type}:${def.id}`;
   const abort = new AbortController();
   // Each transfer in flight listens to this one signal.

@@ -5,15 +5,28 @@ function validDate(value: string): boolean {
   return !value || !Number.isNaN(Date.parse(value));
 }
 
-/** The properties every source's dialog has (the fields in shared/source-fields.html). */
-export function sourceDefaults(initialDays: number, lookBackMinutes: number) {
+/**
+ * The properties every source's dialog has (the fields in shared/source-fields.html). Each node
+ * writes them out one by one in its `defaults`: the Flow Library reads those keys without running code.
+ */
+export function sourceFields(defaults: {
+  value: {
+    initialDays: number;
+    lookBackMinutes: number;
+    backfill: string;
+    backfillFrom: string;
+    backfillTo: string;
+    warnDays: number;
+  };
+}) {
+  const value = defaults.value;
   return {
-    initialDays: { value: initialDays, required: true, validate: RED.validators.number() },
-    lookBackMinutes: { value: lookBackMinutes, required: true, validate: RED.validators.number() },
-    backfill: { value: '' },
-    backfillFrom: { value: '', validate: validDate },
-    backfillTo: { value: '', validate: validDate },
-    warnDays: { value: 7, validate: RED.validators.number(true) },
+    initialDays: { value: value.initialDays, required: true, validate: RED.validators.number() },
+    lookBackMinutes: { value: value.lookBackMinutes, required: true, validate: RED.validators.number() },
+    backfill: { value: value.backfill },
+    backfillFrom: { value: value.backfillFrom, validate: validDate },
+    backfillTo: { value: value.backfillTo, validate: validDate },
+    warnDays: { value: value.warnDays, validate: RED.validators.number(true) },
   };
 }
 
