@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
+import { asTargetError } from './target';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 export interface SftpOptions {
@@ -487,7 +488,7 @@ export class SftpStorage implements StorageAdapter {
       try {
         this.checkKey();
       } catch (err) {
-        reject(Object.assign(err as Error, { sftpConnect: true }));
+        reject(Object.assign(err as Error, { sftpConnect: true, target: true }));
         return;
       }
       const client = new Client();
@@ -619,7 +620,7 @@ export class SftpStorage implements StorageAdapter {
     } else {
       msg = err.message;
     }
-    return Object.assign(new Error(msg, { cause: err }), { sftpConnect: true });
+    return Object.assign(new Error(msg, { cause: err }), { sftpConnect: true, target: true });
   }
 
   private describe(err: unknown, what: string): Error {
@@ -631,7 +632,9 @@ export class SftpStorage implements StorageAdapter {
       reason = `permission denied for user "${this.opts.username}"`;
     else if (status === SFTP_STATUS.NO_SUCH_FILE) reason = `no such file or folder (${reason})`;
     const prefix = e?.sftpConnect ? `${this.where}: ` : `${this.where}: ${what}: `;
-    return new Error(this.redact(prefix + reason), { cause: err });
+    const described = new Error(this.redact(prefix + reason), { cause: err });
+    // SSH_FX_FAILURE on a write is how OpenSSH reports a full disk or quota: no file can go there.
+    return status === SFTP_STATUS.FAILURE ? asTargetError(described) : described;
   }
 
   /** Defence in depth: no secret ever appears in an error text. */
