@@ -83,10 +83,15 @@ export function reasonOf(err: unknown): string {
   return String(err);
 }
 
+/** Tries right after a passing probe before a target-level failure counts as the item's own. */
+const MAX_STRIKES = 3;
+
 export class SinkWorker<J extends { key: string }> {
   private readonly clock: WorkerClock;
   private readonly queue: J[] = [];
   private readonly running = new Set<J>();
+  /** Target-level failures of an item tried right after a passing probe. */
+  private readonly strikes = new Map<string, number>();
   private health: WorkerState['health'] = 'unknown';
   private active = 0;
   private probing = false;
@@ -163,6 +168,7 @@ export class SinkWorker<J extends { key: string }> {
       (receipt) => {
         this.active--;
         this.running.delete(job);
+        this.strikes.delete(job.key);
         this.lastHealthyAt = this.clock.now();
         this.confirmUp();
         this.o.onArchived(job, receipt);
@@ -175,12 +181,19 @@ export class SinkWorker<J extends { key: string }> {
           this.o.onFailed(job, err);
           return;
         }
-        if (isTargetFailure(err)) {
+        const trial = this.health === 'recovering';
+        const strikes = trial ? (this.strikes.get(job.key) ?? 0) + 1 : 0;
+        if (trial) this.strikes.set(job.key, strikes);
+        if (isTargetFailure(err) && strikes < MAX_STRIKES) {
           // Back to the front: it goes first when the target works again.
           this.queue.unshift(job);
           this.down(err);
         } else {
-          if (this.health === 'recovering') this.confirmUp();
+          // The target passes its probe yet refuses this one item again and again: the item's
+          // own failure, so that it cannot hold the others back.
+          const struckOut = strikes >= MAX_STRIKES;
+          this.strikes.delete(job.key);
+          if (this.health === 'recovering' && !struckOut) this.confirmUp();
           this.o.onFailed(job, err);
         }
         this.afterJob();

@@ -48,16 +48,26 @@ export function isItemFailure(err: unknown): boolean {
 
 /**
  * True when the error, or one it was caused by, is target-level: flagged `target: true`, a
- * ProviderError with `auth: true` (the credentials are refused), or a code from TARGET_CODES. An
- * explicit `target: false` on the way down stops the search (the adapter knows it is the item).
+ * ProviderError with `auth: true` (the credentials are refused) or still `retryable` (429, 5xx, a
+ * dropped connection: the adapter's own retries are spent, so the provider is down), or a code from
+ * TARGET_CODES. An explicit `target: false` on the way down stops the search (the adapter knows it
+ * is the item).
  */
 export function isTargetFailure(err: unknown): boolean {
   let current: unknown = err;
   for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
-    const e = current as { target?: unknown; auth?: unknown; code?: unknown; cause?: unknown };
+    const e = current as {
+      name?: unknown;
+      target?: unknown;
+      auth?: unknown;
+      retryable?: unknown;
+      code?: unknown;
+      cause?: unknown;
+    };
     if (e.target === true) return true;
     if (e.target === false) return false;
     if (e.auth === true) return true;
+    if (e.name === 'ProviderError' && e.retryable === true) return true;
     if (typeof e.code === 'string' && TARGET_CODES.has(e.code)) return true;
     current = e.cause;
   }

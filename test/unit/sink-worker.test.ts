@@ -180,15 +180,47 @@ describe('sink worker', () => {
     await h.clock.advance(0);
     assert.equal(h.started.length, 8, 'the first probe passed: one batch');
     assert.equal(h.downs.length, 1);
-    await h.clock.advance(5000 + 10_000 + 20_000);
-    assert.equal(h.target.probes.length, 4);
-    assert.equal(h.started.length, 8 + 3, 'one trial after each passing probe');
+    await h.clock.advance(5000 + 10_000);
+    assert.equal(h.target.probes.length, 3);
+    assert.equal(h.started.length, 8 + 2, 'one trial after each passing probe');
     assert.equal(h.downs.length, 1, 'one outage');
     assert.equal(h.ups.length, 0, 'not recovered while writes fail');
+    assert.equal(h.failed.length, 0);
     h.target.writesFail = false;
-    await h.clock.advance(40_000);
+    await h.clock.advance(20_000);
     assert.equal(h.archived.length, 30);
     assert.equal(h.ups.length, 1);
+  });
+
+  it('an item the target refuses right after three passing probes fails on its own and holds nothing back', async () => {
+    const clock = new FakeClock();
+    const tried: string[] = [];
+    const archived: string[] = [];
+    const failed: string[] = [];
+    const downs: Outage[] = [];
+    const worker = new SinkWorker<{ key: string }>({
+      concurrency: 2,
+      clock,
+      async archive(job) {
+        tried.push(job.key);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // A 5xx for this one file only, every time.
+        if (job.key === 'poison') throw new ProviderError('500 internal error', { status: 500 });
+        return receipt(job.key);
+      },
+      probe: async () => {},
+      onArchived: (job) => archived.push(job.key),
+      onFailed: (job) => failed.push(job.key),
+      onDown: (o) => downs.push(o),
+      onUp: () => {},
+    });
+    worker.push({ key: 'poison' });
+    for (let i = 1; i <= 5; i++) worker.push({ key: `ok-${i}` });
+    await clock.advance(10 * 60_000);
+    assert.deepEqual(failed, ['poison']);
+    assert.equal(archived.length, 5);
+    assert.equal(tried.filter((k) => k === 'poison').length, 4, 'the first try and three trials');
+    assert.equal(downs.length, 1);
   });
 
   it("a failure of one file stays that item's failure and does not pause the sink", async () => {
