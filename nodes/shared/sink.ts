@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { archiveItem, LostContentError } from '../../lib/archive';
-import { archiveEvents } from '../../lib/bus';
+import { archiveEvents, deferred } from '../../lib/bus';
 import { isArchiveItem, type ArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
 import { SinkWorker, type WorkerState } from '../../lib/sink-worker';
@@ -35,6 +35,9 @@ interface Job {
   send: SendFn;
   done: DoneFn;
 }
+
+/** Items a sink holds while its target is down; beyond, they wait in the ledger only. */
+const MAX_WAITING = 10_000;
 
 function validTimeZone(zone: string): boolean {
   try {
@@ -174,6 +177,7 @@ export function createSink(
   const sinkRef = { id: node.id, type: node.type, ...(node.name ? { name: node.name } : {}) };
   let lastSend: SendFn | undefined;
   let countdown: NodeJS.Timeout | undefined;
+  let overflowWarned = false;
   const worker: SinkWorker<Job> = new SinkWorker<Job>({
     concurrency,
     archive: (job) => archiveOne(job.item, job.rcNode),
@@ -234,6 +238,21 @@ export function createSink(
         }),
       );
       archiveEvents.emit('targetUp', { sink: sinkRef, ...recovery });
+      overflowWarned = false;
+    },
+    // While the target is down the items wait in memory; past this many, their sources send them
+    // again on their next run (they are Pending in the ledger), so a long outage stays bounded.
+    maxWaiting: MAX_WAITING,
+    onOverflow(job) {
+      try {
+        const row = ledger?.get(job.key);
+        if (row?.status === 'Pending' && row.source) deferred.add(row.source, [row.key]);
+      } catch {
+        // The ledger still says what the item's state is; a Retry from the sidebar reaches it.
+      }
+      if (!overflowWarned) node.warn(t(`${i18n}.errors.overflow`, { count: MAX_WAITING }));
+      overflowWarned = true;
+      job.done();
     },
     onState(state) {
       // While down, the countdown to the next check stays current.

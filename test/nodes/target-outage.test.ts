@@ -35,8 +35,7 @@ interface OutageNotice {
 }
 
 /** Every call of `method` on the node from now on (node.error, node.log). */
-function calls(node: TestNode, method: 'error' | 'log'): string[] {
-  const seen: string[] = [];
+function calls(node: TestNode, method: 'error' | 'log', seen: string[] = []): string[] {
   const original = (node[method] as (...args: unknown[]) => void).bind(node);
   node[method] = (text: unknown, ...rest: unknown[]) => {
     seen.push(String(text));
@@ -107,6 +106,8 @@ describe('a storage target that fails as a whole', { timeout: 240_000 }, () => {
     notices: OutageNotice[];
     alerts: Array<{ payload: { alert?: string; waiting: number; reason: string } }>;
     errors: string[];
+    /** Errors of rc-retry and rc-archive-log: the outage notice is neither a failure nor an item. */
+    others: string[];
     logs: string[];
     status: Array<{ fill?: string; text?: string }>;
     receipts: Array<{ path: string; sha256: string }>;
@@ -118,11 +119,13 @@ describe('a storage target that fails as a whole', { timeout: 240_000 }, () => {
       notices: [],
       alerts: [],
       errors: calls(helper.getNode('sink'), 'error'),
+      others: [],
       logs: calls(helper.getNode('sink'), 'log'),
       status: statuses(helper.getNode('sink')),
       receipts: [],
       downloadsBefore: sim.stats.downloads.started,
     };
+    for (const id of ['retry', 'log']) calls(helper.getNode(id), 'error', w.others);
     helper.getNode('bad').on('input', (m: never) => w.notices.push(m));
     helper.getNode('alerts').on('input', (m: never) => w.alerts.push(m));
     helper
@@ -145,6 +148,7 @@ describe('a storage target that fails as a whole', { timeout: 240_000 }, () => {
     assert.doesNotMatch(w.notices[0].error.message, /\n\s+at /, 'no stack trace');
     assert.ok(w.notices[0].payload.waiting.length > 0, 'it names the waiting items');
     assert.equal(w.errors.length, 1, 'one node.error');
+    assert.deepEqual(w.others, [], 'rc-retry and rc-archive-log take the notice without an error');
     assert.equal(w.alerts.length, 1, 'one alert from rc-archive-log');
     assert.equal(w.alerts[0].payload.alert, 'targetDown');
     assert.match(w.alerts[0].payload.reason, reason);
