@@ -189,8 +189,8 @@ export class SinkWorker<J extends { key: string }> {
           this.queue.unshift(job);
           this.down(err);
         } else {
-          // The target passes its probe yet refuses this one item again and again: the item's
-          // own failure, so that it cannot hold the others back.
+          // The item's own failure; also a target-level one that came right after MAX_STRIKES
+          // passing probes, so that one file the target keeps refusing cannot hold the others back.
           const struckOut = strikes >= MAX_STRIKES;
           this.strikes.delete(job.key);
           if (this.health === 'recovering' && !struckOut) this.confirmUp();

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 'ssh2';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
-import { asTargetError } from './target';
+import { asTargetError, TargetError } from './target';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 export interface SftpOptions {
@@ -384,7 +384,8 @@ export class SftpStorage implements StorageAdapter {
         const existing = await this.statOrUndefined(conn, cur).catch(() => undefined);
         if (!existing) {
           if (statusOf(err) === SFTP_STATUS.NO_SUCH_FILE && cur === posix.join(this.root, segments[0])) {
-            throw new Error(`root folder "${this.root}" does not exist on the server`);
+            // No file can go anywhere until the root is back: the target's failure, not the item's.
+            throw new TargetError(`root folder "${this.root}" does not exist on the server`);
           }
           throw Object.assign(new Error(`cannot create folder ${cur}: ${(err as Error).message}`), {
             code: statusOf(err),

@@ -12,6 +12,7 @@ import { DropboxStorage } from '../../lib/storage/dropbox';
 import { FolderStorage } from '../../lib/storage/folder';
 import { DriveStorage } from '../../lib/storage/gdrive';
 import { S3Storage } from '../../lib/storage/s3';
+import { SftpStorage } from '../../lib/storage/sftp';
 import { SmarshStorage } from '../../lib/storage/smarsh';
 import { isTargetFailure } from '../../lib/storage/target';
 import type { StorageAdapter } from '../../lib/storage/types';
@@ -20,6 +21,7 @@ import { startFakeDropbox } from '../fakes/dropbox';
 import { startFakeDrive } from '../fakes/gdrive';
 import { startS3 } from '../fakes/s3';
 import { startSmtp } from '../fakes/smtp';
+import { startSshd } from '../support/sshd';
 
 const body = () => Readable.from([Buffer.from('some bytes\n')]);
 
@@ -57,6 +59,37 @@ describe('target-level or item-level, per storage', () => {
     assert.equal(isTargetFailure(await putError(new FolderStorage(dir))), false);
     const missing = new FolderStorage({ root: path.join(dir, 'gone'), createRoot: false });
     assert.equal(isTargetFailure(await putError(missing)), true);
+  });
+
+  it('SFTP (a real sshd): a wrong host key, a refused login, a closed port and a missing root are the target; a file in the way is the item', async () => {
+    const sshd = await startSshd();
+    const opened: SftpStorage[] = [];
+    const make = (over: Partial<ConstructorParameters<typeof SftpStorage>[0]> = {}) => {
+      const s = new SftpStorage({
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        privateKey: sshd.privateKey,
+        hostFingerprint: sshd.hostFingerprint,
+        root: sshd.root,
+        connectTimeoutMs: 10_000,
+        ...over,
+      });
+      opened.push(s);
+      return s;
+    };
+    try {
+      const wrongKey = 'SHA256:' + Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '');
+      assert.equal(isTargetFailure(await putError(make({ hostFingerprint: wrongKey }))), true);
+      assert.equal(isTargetFailure(await putError(make({ username: 'nobody-here' }))), true);
+      assert.equal(isTargetFailure(await putError(make({ root: path.join(sshd.root, 'not-there') }))), true);
+      writeFileSync(path.join(sshd.root, 'blocked'), 'in the way');
+      assert.equal(isTargetFailure(await putError(make(), 'blocked/b.txt')), false);
+    } finally {
+      await Promise.all(opened.map((s) => s.close()));
+      await sshd.stop();
+    }
+    assert.equal(isTargetFailure(await putError(make())), true, 'nothing listens on the port any more');
   });
 
   it('S3: a missing bucket and refused keys are the target; a path outside the prefix is the item', async () => {
