@@ -214,3 +214,37 @@ export function exhaustedAlert(
     }${when}`,
   };
 }
+
+/** One message per outage of a sink's storage target: the sink pauses, its items wait Pending. */
+export interface TargetDownAlert {
+  alert: 'targetDown';
+  sink: { id: string; type: string; name?: string };
+  reason: string;
+  /** How many items wait, and their keys. */
+  waiting: number;
+  keys: string[];
+  since: string;
+  nextCheckAt: string;
+  /** A line for the subject of an e-mail or a chat message. */
+  text: string;
+}
+
+export function targetDownAlert(event: {
+  sink: { id: string; type: string; name?: string };
+  reason: string;
+  waiting: string[];
+  since: string;
+  nextCheckAt: string;
+}): TargetDownAlert {
+  const name = event.sink.name || `${event.sink.type} ${event.sink.id}`;
+  return {
+    alert: 'targetDown',
+    sink: event.sink,
+    reason: event.reason,
+    waiting: event.waiting.length,
+    keys: event.waiting,
+    since: event.since,
+    nextCheckAt: event.nextCheckAt,
+    text: `${name} paused: its storage target failed (${event.reason}); ${event.waiting.length} items wait, Pending, and go out when it works again`,
+  };
+}

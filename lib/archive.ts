@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { contentGroupFor, type ArchiveItem, type Receipt } from './items';
 import type { LedgerApi } from './ledger/types';
 import type { ContentFetcher } from './ringcentral/types';
+import { isTargetFailure, TargetError } from './storage/target';
 import type { StorageAdapter } from './storage/types';
 import { extensionFor, renderPath, sidecarPathFor } from './template';
 
@@ -57,6 +58,22 @@ export class LostContentError extends Error {
   }
 }
 
+/**
+ * Thrown by archiveItem when the storage target itself failed (see lib/storage/target.ts): the
+ * item keeps its state (Pending) and spends no retry; `reason` is the storage's own words.
+ */
+export class TargetDownError extends TargetError {
+  override name = 'TargetDownError';
+  readonly key: string;
+  readonly reason: string;
+
+  constructor(key: string, reason: string, options?: { cause?: unknown }) {
+    super(`cannot archive ${key}: ${reason}`, options);
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
 /** True for an error from lib/ringcentral (or any layer) that carries HTTP status 404. */
 export function isNotFound(err: unknown): boolean {
   return !!err && typeof err === 'object' && (err as { status?: unknown }).status === 404;
@@ -70,7 +87,8 @@ export function isNotFound(err: unknown): boolean {
  *
  * On failure the ledger says Failed with the reason and the returned promise rejects with an
  * error naming the item. When the download answers 404 the content is gone at RingCentral: the
- * ledger says Lost and the promise rejects with a LostContentError. An abort through `deps.signal` is not a failure of the item: it keeps its
+ * ledger says Lost and the promise rejects with a LostContentError. When the storage target itself
+ * failed, the item stays Pending and the promise rejects with a TargetDownError. An abort through `deps.signal` is not a failure of the item: it keeps its
  * state (Pending) and is sent again on the next start.
  */
 export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise<Receipt> {
@@ -87,6 +105,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
   ledger.markAttempt(item.key, sinkName, item);
   let body: Readable | undefined;
   let downloading = false;
+  // A download cut short surfaces through storage.put too; that is RingCentral's fault, not the target's.
+  let sourceFailed = false;
+  const noteSourceFailure = () => (sourceFailed = true);
   try {
     signal?.throwIfAborted();
     let contentType: string;
@@ -97,6 +118,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
       const response = await fetcher.openContent(item.content.uri, { signal, group: contentGroupFor(item) });
       downloading = false;
       body = response.body;
+      body.once('error', noteSourceFailure);
       contentType = response.contentType?.trim() || item.contentType;
       expectedBytes = response.contentLength;
       const fromType = extensionFor(contentType);
@@ -161,6 +183,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
           cause: err,
         },
       );
+    }
+    if (!downloading && !sourceFailed && isTargetFailure(err)) {
+      throw new TargetDownError(item.key, reason, { cause: err });
     }
     if (downloading && isNotFound(err)) {
       try {

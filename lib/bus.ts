@@ -12,6 +12,27 @@ export interface ArchiveEvents {
   change: [{ key: string; status: ItemStatus; kind: string }];
   /** An item used up its automatic retries and waits for a manual Retry. */
   exhausted: [{ row: LedgerRow; retryNode: string; retries: number }];
+  /** A sink's storage target failed: the sink pauses once, its items wait Pending (one per outage). */
+  targetDown: [TargetDownEvent];
+  /** The target works again; the waiting items go out. */
+  targetUp: [{ sink: SinkRef; reason: string; downForMs: number; waiting: number }];
+}
+
+export interface SinkRef {
+  id: string;
+  type: string;
+  name?: string;
+}
+
+export interface TargetDownEvent {
+  sink: SinkRef;
+  /** The target's own words, without secrets. */
+  reason: string;
+  /** Keys of the items that wait for the target. */
+  waiting: string[];
+  /** ISO 8601. */
+  since: string;
+  nextCheckAt: string;
 }
 
 /**

@@ -150,6 +150,8 @@ function apiError(
     status,
     code,
     retryAfterMs: parseRetryAfter(headerOf(headers, 'retry-after')),
+    // A full account refuses every file until space is freed: an outage, not the item's fault.
+    target: status === 507 || code === 'storage_limit_exceeded' || undefined,
   });
 }
 

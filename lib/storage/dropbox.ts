@@ -187,6 +187,8 @@ function dropboxError(status: number, body: DropboxErrorBody | string, headers: 
     code: reason || undefined,
     retryAfterMs,
     retryable: RETRYABLE_SUMMARY.test(summary) || undefined,
+    // A full account refuses every file until space is freed: an outage, not the item's fault.
+    target: /(^|\/)insufficient_space(\/|$)/.test(summary) || /insufficient_space/.test(reason) || undefined,
   });
 }
 

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath, UnsafePathError } from './paths';
+import { asTargetError, TargetError } from './target';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 export interface FolderStorageOptions {
@@ -110,11 +111,20 @@ export class FolderStorage implements StorageAdapter {
 
   private async ensureRoot(): Promise<void> {
     if (this.createRoot) {
-      await mkdir(this.root, { recursive: true });
+      try {
+        await mkdir(this.root, { recursive: true });
+      } catch (err) {
+        // No file can go anywhere below a root that cannot be made. A file where the root should
+        // be (EEXIST) is a conflicting path: each item fails with that reason (and is retried).
+        if ((err as NodeJS.ErrnoException)?.code === 'EEXIST')
+          (err as Error & { target?: boolean }).target = false;
+        else asTargetError(err as Error);
+        throw err;
+      }
       return;
     }
     const st = await stat(this.root).catch(ignoreNotFound);
-    if (!st) throw new Error(`root folder ${this.root} does not exist`);
+    if (!st) throw new TargetError(`root folder ${this.root} does not exist`);
     if (!st.isDirectory()) throw new Error(`root ${this.root} is not a folder`);
   }
 

@@ -107,8 +107,12 @@ function googleError(status: number | undefined, body: unknown, headers: unknown
     code: reason,
     retryAfterMs,
     retryable: rateLimited || undefined,
+    // A full Drive refuses every file until space is freed: an outage, not the item's fault.
+    target: (reason !== undefined && QUOTA_REASONS.has(reason)) || undefined,
   });
 }
+
+const QUOTA_REASONS = new Set(['storageQuotaExceeded', 'quotaExceeded', 'teamDriveFileLimitExceeded']);
 
 /** Maps what the SDK (gaxios) or fetch threw to a ProviderError, leaving aborts alone. */
 function classify(err: unknown): unknown {

@@ -16,6 +16,11 @@ export class ProviderError extends Error {
   readonly retryable: boolean;
   /** True when the provider refused the credentials: reconnecting the account is the fix. */
   readonly auth: boolean;
+  /**
+   * True when the target itself is unusable (quota full, bucket gone; see ./target.ts), false when
+   * the adapter knows it is the one file; undefined leaves it to isTargetFailure.
+   */
+  readonly target?: boolean;
 
   constructor(
     message: string,
@@ -25,6 +30,7 @@ export class ProviderError extends Error {
       retryAfterMs?: number;
       retryable?: boolean;
       auth?: boolean;
+      target?: boolean;
       cause?: unknown;
     } = {},
   ) {
@@ -34,6 +40,7 @@ export class ProviderError extends Error {
     this.retryAfterMs = fields.retryAfterMs;
     this.retryable = fields.retryable ?? isRetryableStatus(fields.status);
     this.auth = fields.auth ?? false;
+    if (fields.target !== undefined) this.target = fields.target;
   }
 }
 

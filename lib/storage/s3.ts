@@ -131,9 +131,13 @@ function classify(err: unknown): unknown {
     code,
     retryAfterMs,
     retryable: code === 'SlowDown' || code === 'RequestTimeout' || undefined,
+    target: TARGET_CODES.has(code) || undefined,
     cause: err,
   });
 }
+
+/** S3 answers that no write to the bucket can succeed until someone fixes the bucket or the config. */
+const TARGET_CODES = new Set(['NoSuchBucket', 'PermanentRedirect', 'AccountProblem', 'AllAccessDisabled']);
 
 function codeOf(err: unknown): string | undefined {
   return err instanceof ProviderError ? err.code : undefined;

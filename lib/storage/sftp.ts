@@ -7,6 +7,7 @@ import { Client, utils, type ConnectConfig, type SFTPWrapper, type Stats } from 
 import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
+import { asTargetError, TargetError } from './target';
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 export interface SftpOptions {
@@ -407,7 +408,8 @@ export class SftpStorage implements StorageAdapter {
         const existing = await this.statOrUndefined(conn, cur).catch(() => undefined);
         if (!existing) {
           if (statusOf(err) === SFTP_STATUS.NO_SUCH_FILE && cur === posix.join(this.root, segments[0])) {
-            throw new Error(`root folder "${this.root}" does not exist on the server`);
+            // No file can go anywhere until the root is back: the target's failure, not the item's.
+            throw new TargetError(`root folder "${this.root}" does not exist on the server`);
           }
           throw Object.assign(new Error(`cannot create folder ${cur}: ${(err as Error).message}`), {
             code: statusOf(err),
@@ -511,7 +513,7 @@ export class SftpStorage implements StorageAdapter {
       try {
         this.checkKey();
       } catch (err) {
-        reject(Object.assign(err as Error, { sftpConnect: true }));
+        reject(Object.assign(err as Error, { sftpConnect: true, target: true }));
         return;
       }
       const client = new Client();
@@ -643,7 +645,7 @@ export class SftpStorage implements StorageAdapter {
     } else {
       msg = err.message;
     }
-    return Object.assign(new Error(msg, { cause: err }), { sftpConnect: true });
+    return Object.assign(new Error(msg, { cause: err }), { sftpConnect: true, target: true });
   }
 
   private describe(err: unknown, what: string): Error {
@@ -655,7 +657,9 @@ export class SftpStorage implements StorageAdapter {
       reason = `permission denied for user "${this.opts.username}"`;
     else if (status === SFTP_STATUS.NO_SUCH_FILE) reason = `no such file or folder (${reason})`;
     const prefix = e?.sftpConnect ? `${this.where}: ` : `${this.where}: ${what}: `;
-    return new Error(this.redact(prefix + reason), { cause: err });
+    const described = new Error(this.redact(prefix + reason), { cause: err });
+    // SSH_FX_FAILURE on a write is how OpenSSH reports a full disk or quota: no file can go there.
+    return status === SFTP_STATUS.FAILURE ? asTargetError(described) : described;
   }
 
   /** Defence in depth: no secret ever appears in an error text. */

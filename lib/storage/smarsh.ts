@@ -347,13 +347,13 @@ export class SmarshStorage implements StorageAdapter {
     if (/CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ALTNAME/.test(err?.originalCode ?? '')) {
       return new ProviderError(
         `the server's TLS certificate is not trusted (${reply}): if the relay uses a private CA, add its CA certificate to the journal config; no login or message was sent`,
-        { code: 'tls', retryable: false, cause: thrown },
+        { code: 'tls', retryable: false, target: true, cause: thrown },
       );
     }
     if (err?.code === 'ETLS' && err.command === 'STARTTLS') {
       return new ProviderError(
         `the server did not start TLS (STARTTLS: ${reply}), which the journal config requires; no login or message was sent`,
-        { status, code: 'tls', retryable: false, cause: thrown },
+        { status, code: 'tls', retryable: false, target: true, cause: thrown },
       );
     }
     if (
@@ -386,6 +386,8 @@ export class SmarshStorage implements StorageAdapter {
       return new ProviderError(`connection failed: ${reply}`, {
         code: err.code,
         retryable: true,
+        // Still failing after the retries: the relay is down for every item.
+        target: true,
         cause: thrown,
       });
     }

@@ -1,4 +1,11 @@
-import { exhaustedAlert, flowReceipt, needsRecording, outcomeOf, RunCounter } from '../../lib/archive-log';
+import {
+  exhaustedAlert,
+  flowReceipt,
+  needsRecording,
+  outcomeOf,
+  RunCounter,
+  targetDownAlert,
+} from '../../lib/archive-log';
 import { archiveEvents, type ArchiveEvents } from '../../lib/bus';
 import { ARCHIVE_LOG } from '../../lib/node-defaults';
 import { isArchiveItem } from '../../lib/items';
@@ -95,7 +102,23 @@ export default function register(RED: RED): void {
     };
     archiveEvents.on('exhausted', onExhausted);
 
+    const onTargetDown = (event: ArchiveEvents['targetDown'][0]) => {
+      const alert = targetDownAlert(event);
+      alerts++;
+      node.status({
+        fill: 'red',
+        shape: 'dot',
+        text: shortText(
+          t('rc-archive-log.status.targetDown', { count: alerts, sink: event.sink.name || event.sink.type }),
+        ),
+      });
+      node.send([null, { topic: `target-down:${event.sink.id}`, payload: alert }]);
+    };
+    archiveEvents.on('targetDown', onTargetDown);
+
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
+      // A sink's outage notice: its items are waiting, not failed; the alert comes from the event.
+      if (msg.targetDown === true) return done();
       const item = msg.payload;
       if (!isArchiveItem(item)) return done(new Error(t('rc-archive-log.errors.notItem')));
       const outcome = outcomeOf(msg);
@@ -122,6 +145,7 @@ export default function register(RED: RED): void {
       if (timer) clearTimeout(timer);
       if (pruneTimer) clearInterval(pruneTimer);
       archiveEvents.removeListener('exhausted', onExhausted);
+      archiveEvents.removeListener('targetDown', onTargetDown);
       ledger?.close();
       done();
     });

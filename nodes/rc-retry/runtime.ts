@@ -120,6 +120,8 @@ export default function register(RED: RED): void {
 
     node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
       if (setupError || !ledger) return done(new Error(setupError));
+      // A sink's outage notice: its items wait in the sink and spend no retry.
+      if (msg.targetDown === true) return done();
       const item = msg.payload;
       if (!isArchiveItem(item)) return done(new Error(t('rc-retry.errors.notItem')));
       const failure = msg.error as { message?: unknown; lost?: unknown } | undefined;

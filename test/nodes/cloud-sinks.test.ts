@@ -2,7 +2,8 @@
 // the provider's sink and account config, with the provider's fake on 127.0.0.1. The adapters'
 // own tests cover chunking, conflicts and hashes in depth; here the point is what the user sees:
 // files with the right bytes, ledger rows with the right status, and a revoked account that
-// fails items clearly and leaves them retryable.
+// pauses the sink once (one error, no RingCentral download while it lasts, the items Pending) and
+// whose backlog goes out after it works again, one download per file.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -35,6 +36,8 @@ interface Provider {
   revoke(): void;
   /** The user connects again: new credentials for the account node. */
   reconnect(): Record<string, string>;
+  /** The target works again without anyone touching the flow (where the provider allows it). */
+  restore?(): void;
   sidecars: boolean;
   /** What a refused-credentials error says. */
   authError: RegExp;
@@ -180,8 +183,10 @@ async function s3Provider(): Promise<Provider> {
       fake.refuseCredentials(undefined);
       return credentials;
     },
+    restore: () => fake.refuseCredentials(undefined),
     sidecars: true,
-    authError: /S3 refused the credentials/,
+    // The probe (a HEAD of the bucket) says it before any upload does.
+    authError: /S3 refused (the credentials|access to the bucket)/,
     close: async () => {
       client.destroy();
       await fake.close();
@@ -207,6 +212,7 @@ async function smarshProvider(privateCa = false): Promise<Provider> {
   const fake = await startSmtp(certs ? { tls: certs } : {});
   let snapshot = new Map<string, Buffer>();
   let credentials = { password: fake.requireAuth.pass };
+  const original = fake.requireAuth.pass;
   return {
     sinkType: 'rc-smarsh-sink',
     accountType: 'rc-smarsh-account',
@@ -229,6 +235,10 @@ async function smarshProvider(privateCa = false): Promise<Provider> {
     },
     // The user types the new password into the journal config.
     reconnect: () => (credentials = { password: fake.requireAuth.pass }),
+    // The relay's admin puts the old password back.
+    restore: () => {
+      fake.requireAuth.pass = original;
+    },
     sidecars: false,
     authError: /Smarsh refused the credentials/,
     close: () => fake.close(),
@@ -277,7 +287,7 @@ describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
 
   let run = 0;
   for (const [label, start] of providers) {
-    it(`${label}: every record and recording arrives with its bytes; a revoked account fails items clearly, and they archive after reconnecting`, async () => {
+    it(`${label}: a revoked account pauses the sink once with no download and nothing failed; after it works again every item arrives once with its bytes`, async () => {
       const p = await start();
       const ledgerFile = join(userDir, `ledger-cloud-${++run}.sqlite`);
       process.env.RC_ARCHIVER_LEDGER = ledgerFile;
@@ -299,59 +309,75 @@ describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
         { id: 'ok', type: 'helper' },
         { id: 'bad', type: 'helper' },
       ];
+      const counts = () => readLedger(ledgerFile, (l) => l.counts());
       try {
-        // Revoked before the first run: every item fails, with a reason that says what to do.
+        // Revoked before the first run: the sink says so once and keeps every item Pending.
         p.revoke();
         let account = p.account();
         await helper.load(nodes, flow(account), { rc: { ...sim.credentials }, acct: account.credentials });
-        const failed: Array<{ payload: unknown; error: { message: string } }> = [];
-        helper.getNode('bad').on('input', (m: never) => failed.push(m));
+        const errors: Array<{
+          targetDown?: boolean;
+          payload: { waiting: string[] };
+          error: { message: string };
+        }> = [];
+        helper.getNode('bad').on('input', (m: never) => errors.push(m));
+        const downloadsBefore = sim.stats.downloads.started;
         helper.getNode('src').receive({ payload: 1 });
-        // Settled: every item the source found is Failed (the simulator adds calls as time passes,
-        // so the expectation is what this run found, checked against the simulator below).
-        await until(
-          () => {
-            const c = readLedger(ledgerFile, (l) => l.counts());
-            return !!c && failed.length > 0 && c.Pending === 0 && c.Failed === failed.length;
-          },
-          60_000,
-          'every item to fail',
+        await until(() => errors.length > 0 && (counts()?.Pending ?? 0) > 0, 60_000, 'the outage notice');
+        // A moment more: the source is done listing and nothing else reaches the error output.
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(errors.length, 1, 'one error for the outage, not one per item');
+        assert.equal(errors[0].targetDown, true);
+        assert.match(errors[0].error.message, p.authError);
+        assert.doesNotMatch(errors[0].error.message, /Bearer|access_token|refresh_token=|\n\s+at /);
+        const waiting = counts()!;
+        const expectedItems = waiting.Pending;
+        assert.equal(waiting.Failed, 0, 'nothing failed: no retry is spent');
+        assert.equal(waiting.Archived, 0);
+        assert.ok(errors[0].payload.waiting.length > 0, 'the notice names the waiting items');
+        assert.equal(
+          sim.stats.downloads.started,
+          downloadsBefore,
+          'no RingCentral download while it is down',
         );
-        const expectedItems = failed.length;
-        assert.match(failed[0].error.message, p.authError);
-        assert.doesNotMatch(failed[0].error.message, /Bearer|access_token|refresh_token=/);
-        const counts = readLedger(ledgerFile, (l) => l.counts());
-        assert.equal(counts?.Failed, expectedItems, 'the ledger says Failed, so they can be retried');
         await p.refresh?.();
         assert.equal(p.files().size, 0, 'nothing stored');
-        await helper.unload();
 
-        // The user connects again and deploys; the failed items are sent again (as a retry does).
-        account = { ...p.account(), credentials: p.reconnect() };
-        await helper.load(nodes, flow(account), { rc: { ...sim.credentials }, acct: account.credentials });
-        // By path: the source also resends what it finds Pending at start, and the sink answers
-        // both sends of an item with the one transfer.
         const receipts = new Map<string, { path: string; sha256: string; bytes: number }>();
-        helper.getNode('ok').on('input', (m: never) => {
+        const onArchived = (m: never) => {
           const { receipt } = m as { receipt: { path: string; sha256: string; bytes: number } };
           receipts.set(receipt.path, receipt);
-        });
-        for (const msg of failed) helper.getNode('sink').receive({ payload: msg.payload });
+        };
+        if (p.restore) {
+          // The target works again by itself: the sink's next probe finds it, the backlog goes out.
+          helper.getNode('ok').on('input', onArchived);
+          p.restore();
+        } else {
+          // The user connects again and deploys; the source sends its Pending items at start.
+          await helper.unload();
+          account = { ...p.account(), credentials: p.reconnect() };
+          await helper.load(nodes, flow(account), { rc: { ...sim.credentials }, acct: account.credentials });
+          helper.getNode('ok').on('input', onArchived);
+        }
         await until(
-          () =>
-            receipts.size >= expectedItems &&
-            readLedger(ledgerFile, (l) => l.counts())?.Archived === expectedItems,
-          60_000,
+          () => receipts.size >= expectedItems && counts()?.Archived === expectedItems,
+          90_000,
           'every item to archive',
         );
+        if (p.restore) assert.equal(errors.length, 1, 'still the one error');
 
         await p.refresh?.();
         const files = p.files();
-        const recordingIds = failed
-          .map((m) => m.payload as { key: string })
+        const items = readLedger(ledgerFile, (l) => l.query({ limit: 10_000 }))!;
+        const recordingIds = items
           .filter((i) => i.key.startsWith('CallRecording:'))
           .map((i) => i.key.slice('CallRecording:'.length));
         assert.ok(recordingIds.length > 0, 'the run found recordings');
+        assert.equal(
+          sim.stats.downloads.started - downloadsBefore,
+          recordingIds.length,
+          'one RingCentral download per recording',
+        );
         const wanted = new Set(recordingIds.map((id) => sim.expectedContent(id).sha256));
         const stored = new Set(
           [...receipts.values()].map((r) => sha256(files.get(r.path) ?? Buffer.alloc(0))),
@@ -364,9 +390,10 @@ describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
           expectedItems * (p.sidecars ? 2 : 1),
           'one file per item (and its sidecar), no copies',
         );
-        const after = readLedger(ledgerFile, (l) => l.counts());
+        const after = counts();
         assert.equal(after?.Archived, expectedItems);
         assert.equal(after?.Failed ?? 0, 0);
+        assert.equal(after?.Pending ?? 0, 0);
       } finally {
         await helper.unload();
         await p.close();
