@@ -48,6 +48,10 @@ const spec = {
   'posts-per-day': { type: 'string', help: 'team-messaging posts per day (20)' },
   'export-polls': { type: 'string', help: 'data-export task reads until Completed (2)' },
   'no-compliance-export': { type: 'boolean', help: 'data export answers 403 FeatureNotAvailable' },
+  'no-media-ranges': {
+    type: 'boolean',
+    help: 'the media host ignores Range and answers 200 with the whole file',
+  },
   verbose: { type: 'boolean', help: 'log every request on stderr' },
   help: { type: 'boolean', help: 'show this help' },
 } as const;
@@ -134,6 +138,7 @@ function main(): void {
     postsPerDay: num('posts-per-day'),
     exportPollsToComplete: num('export-polls'),
     complianceExportEnabled: values['no-compliance-export'] === true ? false : undefined,
+    mediaRanges: values['no-media-ranges'] === true ? false : undefined,
     liveActivity: liveInterval
       ? {
           intervalMs: liveInterval,
