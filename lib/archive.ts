@@ -87,6 +87,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
   ledger.markAttempt(item.key, sinkName, item);
   let body: Readable | undefined;
   let downloading = false;
+  // What the content stream itself failed with: RingCentral's fault, even though the storage's
+  // put is what rejects (and words it as its own).
+  let downloadError: unknown;
   try {
     signal?.throwIfAborted();
     let contentType: string;
@@ -97,6 +100,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
       const response = await fetcher.openContent(item.content.uri, { signal, group: contentGroupFor(item) });
       downloading = false;
       body = response.body;
+      body.once('error', (err) => (downloadError ??= err));
       contentType = response.contentType?.trim() || item.contentType;
       expectedBytes = response.contentLength;
       const fromType = extensionFor(contentType);
@@ -153,7 +157,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     return receipt;
   } catch (err) {
     if (body && !body.destroyed) body.destroy();
-    const reason = redact(messageOf(err));
+    // A cut download is reported as RingCentral's, not as the storage that was writing it.
+    const failure = downloadError ?? err;
+    const reason = redact(messageOf(failure));
     if (signal?.aborted) {
       throw new Error(
         `archiving ${item.key} was stopped; it stays ${known?.status ?? 'Pending'} and is sent again`,
@@ -179,10 +185,10 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     } catch (ledgerErr) {
       throw new Error(
         `cannot archive ${item.key}: ${reason} (and the ledger could not record it: ${messageOf(ledgerErr)})`,
-        { cause: err },
+        { cause: failure },
       );
     }
-    throw new Error(`cannot archive ${item.key}: ${reason}`, { cause: err });
+    throw new Error(`cannot archive ${item.key}: ${reason}`, { cause: failure });
   }
 }
 
