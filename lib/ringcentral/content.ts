@@ -322,11 +322,15 @@ export class ResumingContent extends Readable {
 
   private async healOrFail(err: Error): Promise<void> {
     const code = (err as { errorCode?: unknown }).errorCode;
+    if (code === 'IncompleteContent' && this.total !== undefined && this.position === this.total) {
+      // Every announced byte arrived; only the end of the answer was lost.
+      this.push(null);
+      return;
+    }
     if (
       code !== 'IncompleteContent' ||
       this.resumes >= this.options.maxResumes ||
-      !this.options.canResume() ||
-      (this.total !== undefined && this.position >= this.total)
+      !this.options.canResume()
     ) {
       this.destroy(
         this.resumes ? this.error(`${err.message} (after ${this.resumes} resumed requests)`) : err,

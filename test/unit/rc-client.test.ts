@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import {
   configFromEnv,
@@ -9,6 +9,7 @@ import {
   resolveServer,
   type RcClientOptions,
 } from '../../lib/ringcentral';
+import { ContentBody, ResumingContent, type ContentPart } from '../../lib/ringcentral/content';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/index';
 
 type Sim = Simulator;
@@ -84,6 +85,100 @@ describe('content URIs', () => {
     );
     assert.equal(c.stats.requests, 0);
     assert.equal(c.budget('Heavy').snapshot().usedInWindow, 0, 'nothing was sent');
+  });
+});
+
+describe('ResumingContent', () => {
+  const file = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+  /** A body of file[start, start + sent) that announces `length` bytes and then errors as a reset. */
+  function part(
+    start: number,
+    sent: number,
+    extra: Partial<ContentPart> & { length?: number } = {},
+  ): ContentPart {
+    const length = extra.length ?? file.length - start;
+    const bytes = file.subarray(start, start + sent);
+    let pushed = false;
+    const source = new Readable({
+      read() {
+        if (pushed) return;
+        pushed = true;
+        this.push(bytes);
+        if (sent >= length) this.push(null);
+        else setImmediate(() => this.destroy(new Error('read ECONNRESET')));
+      },
+    });
+    const body = new ContentBody(source, {
+      expected: length,
+      idleTimeoutMs: 5000,
+      what: 'GET /x',
+      offset: start,
+      total: file.length,
+      onClose: () => undefined,
+    });
+    return { body, status: 206, start, total: file.length, ...extra };
+  }
+  const read = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it('joins the parts into the whole file, also when a server answers 200 with the whole file again', async () => {
+    const asked: number[] = [];
+    const whole = new ResumingContent({
+      what: 'GET /x',
+      first: part(0, 300, { status: 200 }),
+      maxResumes: 3,
+      canResume: () => true,
+      reopen: async (offset) => {
+        asked.push(offset);
+        // the second try ignores Range: 200 with the file from byte 0
+        return asked.length === 1 ? part(offset, 200) : part(0, 1000, { status: 200 });
+      },
+    });
+    assert.deepEqual(await read(whole), file);
+    assert.deepEqual(asked, [300, 500]);
+    assert.equal(whole.resumeCount, 2);
+  });
+
+  it('never splices another file in: a different size, entity tag or start fails the download', async () => {
+    for (const [next, reason] of [
+      [part(300, 700, { total: 2000 }), /the file is now 2000 bytes instead of 1000/],
+      [part(300, 700, { etag: '"b"' }), /the file changed \(entity tag "b" instead of "a"\)/],
+      [part(200, 800), /the server answered a range from byte 200 instead of 300/],
+    ] as const) {
+      const stream = new ResumingContent({
+        what: 'GET /x',
+        first: part(0, 300, { status: 200, etag: '"a"' }),
+        maxResumes: 3,
+        canResume: () => true,
+        reopen: async () => next,
+      });
+      await assert.rejects(read(stream), (err: RcApiError) => {
+        assert.match(
+          err.message,
+          /^RingCentral download GET \/x ended after 300 of 1000 bytes.*cannot resume: /,
+        );
+        assert.match(err.message, reason);
+        assert.equal(err.errorCode, 'ContentChanged');
+        return true;
+      });
+      assert.equal(next.body.destroyed, true, 'the other answer is closed');
+    }
+  });
+
+  it('does not resume once the caller has stopped', async () => {
+    let asked = 0;
+    const stream = new ResumingContent({
+      what: 'GET /x',
+      first: part(0, 300, { status: 200 }),
+      maxResumes: 3,
+      canResume: () => false,
+      reopen: async (offset) => (asked++, part(offset, 700)),
+    });
+    await assert.rejects(read(stream), /ended after 300 of 1000 bytes/);
+    assert.equal(asked, 0);
   });
 });
 
