@@ -105,9 +105,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
   ledger.markAttempt(item.key, sinkName, item);
   let body: Readable | undefined;
   let downloading = false;
-  // A download cut short surfaces through storage.put too; that is RingCentral's fault, not the target's.
-  let sourceFailed = false;
-  const noteSourceFailure = () => (sourceFailed = true);
+  // What the content stream itself failed with: RingCentral's fault, even though the storage's
+  // put is what rejects (and words it as its own), and never a sign that the target is down.
+  let downloadError: unknown;
   try {
     signal?.throwIfAborted();
     let contentType: string;
@@ -118,7 +118,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
       const response = await fetcher.openContent(item.content.uri, { signal, group: contentGroupFor(item) });
       downloading = false;
       body = response.body;
-      body.once('error', noteSourceFailure);
+      body.once('error', (err) => (downloadError ??= err));
       contentType = response.contentType?.trim() || item.contentType;
       expectedBytes = response.contentLength;
       const fromType = extensionFor(contentType);
@@ -175,7 +175,9 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     return receipt;
   } catch (err) {
     if (body && !body.destroyed) body.destroy();
-    const reason = redact(messageOf(err));
+    // A cut download is reported as RingCentral's, not as the storage that was writing it.
+    const failure = downloadError ?? err;
+    const reason = redact(messageOf(failure));
     if (signal?.aborted) {
       throw new Error(
         `archiving ${item.key} was stopped; it stays ${known?.status ?? 'Pending'} and is sent again`,
@@ -184,7 +186,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
         },
       );
     }
-    if (!downloading && !sourceFailed && isTargetFailure(err)) {
+    if (!downloading && downloadError === undefined && isTargetFailure(err)) {
       throw new TargetDownError(item.key, reason, { cause: err });
     }
     if (downloading && isNotFound(err)) {
@@ -204,10 +206,10 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     } catch (ledgerErr) {
       throw new Error(
         `cannot archive ${item.key}: ${reason} (and the ledger could not record it: ${messageOf(ledgerErr)})`,
-        { cause: err },
+        { cause: failure },
       );
     }
-    throw new Error(`cannot archive ${item.key}: ${reason}`, { cause: err });
+    throw new Error(`cannot archive ${item.key}: ${reason}`, { cause: failure });
   }
 }
 

@@ -8,7 +8,7 @@ import {
   sleep,
   type RateBudgetOptions,
 } from './budget';
-import { ContentBody, DownloadAgents } from './content';
+import { ContentBody, DownloadAgents, ResumingContent, type ContentPart } from './content';
 import { RcApiError, redactSecrets } from './errors';
 import { groupFor, pathOf } from './groups';
 import { loginIdOf, type RcSession, type RcSessionStore } from './session';
@@ -40,6 +40,11 @@ export interface RcClientOptions {
   requestTimeoutMs?: number;
   /** A download errors after this long without a byte. Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * Requests after a download was cut short, each for the rest from the byte reached (`Range`),
+   * before it fails. Default 3; 0 turns resuming off.
+   */
+  maxResumes?: number;
   /**
    * Hosts (and their subdomains) besides RingCentral's own that may receive the access token
    * with an absolute URI. The platform's host and domain, ringcentral.com, ringcentral.biz and
@@ -494,33 +499,86 @@ export class RcClient implements ContentFetcher {
     return this.budgets[group];
   }
 
-  /** Sends one API request and returns its JSON (undefined for an empty answer). */
+  /**
+   * Sends one API request and returns its JSON (undefined for an empty answer). A GET answer cut
+   * short or malformed is asked for again, like a 5xx.
+   */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const upper = method.toUpperCase();
-    return this.exchange(
-      {
-        method: upper,
-        url: path,
-        query: options.query,
-        body: options.body,
-        group: options.group ?? groupFor(upper, path),
-        signal: options.signal,
-      },
-      async (response) => {
-        const text = await response.text();
-        if (!text.trim()) return undefined as T;
-        try {
-          return JSON.parse(text) as T;
-        } catch {
-          throw new RcApiError(`RingCentral answered ${upper} ${pathOf(path)} with invalid JSON`, {
-            status: response.status,
-            errorCode: 'InvalidJson',
-            method: upper,
-            path: pathOf(path),
-          });
-        }
-      },
-    );
+    // A GET gets its own connection, watched: an answer cut off by a clean close is noticed at
+    // once (node-fetch would wait for the rest until the request timeout).
+    const watched = upper === 'GET';
+    let agents: DownloadAgents | undefined;
+    try {
+      return await this.exchange(
+        {
+          method: upper,
+          url: path,
+          query: options.query,
+          body: options.body,
+          group: options.group ?? groupFor(upper, path),
+          signal: options.signal,
+          ...(watched
+            ? {
+                agents: () => {
+                  agents?.destroy();
+                  agents = new DownloadAgents();
+                  return agents;
+                },
+              }
+            : {}),
+        },
+        async (response) => {
+          const text = agents ? await this.answerText(response, agents, upper, path) : await response.text();
+          if (!text.trim()) return undefined as T;
+          try {
+            return JSON.parse(text) as T;
+          } catch {
+            // Retried like a 5xx when the method is idempotent (see classify): often a cut answer.
+            const bytes = Buffer.byteLength(text);
+            throw new RcApiError(
+              `RingCentral answered ${upper} ${pathOf(path)} with invalid JSON (malformed or cut short, ${bytes} bytes)`,
+              {
+                status: response.status,
+                errorCode: 'InvalidJson',
+                method: upper,
+                path: pathOf(path),
+              },
+            );
+          }
+        },
+      );
+    } finally {
+      agents?.destroy();
+    }
+  }
+
+  /** The text of an answer, checked against Content-Length and the connection's close. */
+  private async answerText(
+    response: FetchResponse,
+    agents: DownloadAgents,
+    method: string,
+    path: string,
+  ): Promise<string> {
+    const source = response.body;
+    if (!source) return '';
+    const lengthHeader = response.headers.get('content-length');
+    const length = Number(lengthHeader);
+    const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+    // node-fetch inflates a compressed answer: Content-Length then counts other bytes.
+    const expected =
+      encoding === 'identity' && lengthHeader !== null && Number.isSafeInteger(length) ? length : undefined;
+    const body = new ContentBody(source, {
+      expected,
+      idleTimeoutMs: this.options.requestTimeoutMs ?? 60_000,
+      what: `${method} ${pathOf(path)}`,
+      label: 'RingCentral answer',
+      onClose: () => agents.destroy(),
+    });
+    agents.watchClose(() => body.connectionClose());
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   /**
@@ -603,23 +661,54 @@ export class RcClient implements ContentFetcher {
   /**
    * Opens a content download (recording, attachment, export dataset): the absolute URI as given,
    * Bearer auth, the group's budget (Heavy by default). The body errors when the connection goes
-   * idle, when it ends short of Content-Length, and aborts the request when destroyed.
+   * idle, when it ends short of Content-Length, and aborts the request when destroyed. A body cut
+   * short is asked for again from the byte it reached (`Range`, through the same group's budget),
+   * up to `maxResumes` times, and goes on in the same stream.
    */
   async openContent(
     uri: string,
     options: { signal?: AbortSignal; group?: ApiGroup } = {},
   ): Promise<ContentResponse> {
-    let agents = new DownloadAgents();
     const what = `GET ${pathOf(uri)}`;
+    const group = options.group ?? 'Heavy';
+    const { signal } = options;
+    const first = await this.openContentPart(uri, what, group, signal, 0);
+    const maxResumes = Math.max(0, Math.floor(this.options.maxResumes ?? 3));
+    const body = new ResumingContent({
+      what,
+      first,
+      maxResumes,
+      canResume: () => !this.disposed && !signal?.aborted,
+      reopen: async (offset, resume) => {
+        // The first resume goes at once; further ones back off as after a failed request.
+        if (resume > 1) await this.pause(this.backoff(resume - 1), signal);
+        return this.openContentPart(uri, what, group, signal, offset, first.total);
+      },
+      log: (message) => this.log('warn', message),
+    });
+    return { body, contentType: first.contentType, contentLength: first.total };
+  }
+
+  /** One request of a download, from `offset` on (`Range`) when it is not 0. */
+  private async openContentPart(
+    uri: string,
+    what: string,
+    group: ApiGroup,
+    signal: AbortSignal | undefined,
+    offset: number,
+    total?: number,
+  ): Promise<ContentPart & { contentType?: string }> {
+    let agents = new DownloadAgents();
     let opened = false;
     try {
       return await this.exchange(
         {
           method: 'GET',
           url: uri,
-          group: options.group ?? 'Heavy',
-          signal: options.signal,
+          group,
+          signal,
           download: true,
+          ...(offset > 0 ? { headers: { Range: `bytes=${offset}-` } } : {}),
           agents: () => {
             agents.destroy();
             agents = new DownloadAgents();
@@ -631,17 +720,34 @@ export class RcClient implements ContentFetcher {
           const source = response.body;
           if (!source)
             throw new RcApiError(`RingCentral answered ${what} without a body`, { status: response.status });
-          const length = Number(response.headers.get('content-length'));
-          const contentLength =
-            response.headers.get('content-length') !== null && Number.isSafeInteger(length)
-              ? length
-              : undefined;
+          const lengthHeader = response.headers.get('content-length');
+          const length = Number(lengthHeader);
+          const contentLength = lengthHeader !== null && Number.isSafeInteger(length) ? length : undefined;
           const contentType = response.headers.get('content-type') ?? undefined;
+          const etag = response.headers.get('etag') ?? undefined;
+          let start = 0;
+          let size = contentLength;
+          if (response.status === 206) {
+            const range = parseContentRange(response.headers.get('content-range'));
+            if (!range) {
+              throw new RcApiError(`RingCentral answered ${what} with 206 without a valid Content-Range`, {
+                status: 206,
+                errorCode: 'InvalidContentRange',
+                method: 'GET',
+                path: pathOf(uri),
+                group,
+              });
+            }
+            start = range.start;
+            size = range.total ?? total;
+          }
           const owned = agents;
           const body = new ContentBody(source, {
             expected: contentLength,
             idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
             what,
+            offset: start,
+            total: size,
             onClose: () => {
               this.bodies.delete(body);
               attempt.abort();
@@ -653,7 +759,7 @@ export class RcClient implements ContentFetcher {
           this.bodies.add(body);
           attempt.keep = true;
           opened = true;
-          return { body, contentType, contentLength };
+          return { body, status: response.status, start, total: size, etag, contentType };
         },
       );
     } finally {
@@ -771,6 +877,7 @@ export class RcClient implements ContentFetcher {
       signal?: AbortSignal;
       download?: boolean;
       agents?: () => DownloadAgents;
+      headers?: Record<string, string>;
     },
     consume: (response: FetchResponse, attempt: Attempt) => Promise<R>,
   ): Promise<R> {
@@ -796,9 +903,11 @@ export class RcClient implements ContentFetcher {
             url,
             query: cleanQuery(request.query),
             body: request.body,
+            ...(request.headers ? { headers: request.headers } : {}),
             retry: true, // the SDK must not retry on its own (401, 429)
             signal: attempt.signal,
-            ...(request.download ? { compress: false, agent: agents?.agent } : {}),
+            ...(agents ? { agent: agents.agent } : {}),
+            ...(request.download ? { compress: false } : {}),
           } as Parameters<ReturnType<SDK['platform']>['send']>[0])) as unknown as FetchResponse;
         } catch (err) {
           const failed = (err as SdkError)?.response;
@@ -886,7 +995,11 @@ export class RcClient implements ContentFetcher {
       // Our own error, perhaps passed through the SDK, which hangs the request on errors.
       const clean = new RcApiError(err.message, err);
       clean.stack = err.stack;
-      return { error: clean, retryable: false };
+      // A malformed or truncated JSON answer is a server fault like a 5xx, not a verdict.
+      return {
+        error: clean,
+        retryable: err.errorCode === 'InvalidJson' || err.errorCode === 'IncompleteContent',
+      };
     }
     const e = err as { message?: string; code?: string; errno?: string; type?: string };
     const reason = this.redact(String(e?.message ?? err).replace(/^request to \S+ failed, reason:\s*/, ''));
@@ -1345,6 +1458,17 @@ function cleanQuery(query: Record<string, QueryValue> | undefined): Record<strin
     out[key] = Array.isArray(value) ? value.map(String) : String(value);
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+/** `bytes <first>-<last>/<total or *>` of a 206 answer. */
+function parseContentRange(value: string | null): { start: number; end: number; total?: number } | undefined {
+  const match = value ? /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value) : null;
+  if (!match) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  const total = match[3] === '*' ? undefined : Number(match[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, ...(total !== undefined ? { total } : {}) };
 }
 
 /** RingCentral's error body: {errorCode, message, errors:[...]} or OAuth's {error, error_description}. */

@@ -14,6 +14,11 @@ export interface ContentBodyOptions {
   idleTimeoutMs: number;
   /** For messages: "GET /restapi/v1.0/account/1/recording/2/content". */
   what: string;
+  /** How messages name the body: "RingCentral download" by default. */
+  label?: string;
+  /** Where this body starts in the file (a resumed download) and the file's size, for messages. */
+  offset?: number;
+  total?: number;
   /** Called once when the stream ends, errors or is destroyed: aborts the request, frees sockets. */
   onClose: () => void;
 }
@@ -43,7 +48,10 @@ export class ContentBody extends Readable {
       this.received += chunk.length;
       const { expected } = this.options;
       if (expected !== undefined && this.received > expected) {
-        this.fail(`RingCentral download ${this.options.what} sent more than the ${expected} bytes announced`);
+        this.fail(
+          `${this.label} ${this.options.what} sent more than the ${expected} bytes announced`,
+          'ContentOverrun',
+        );
         return;
       }
       this.armIdle();
@@ -100,16 +108,30 @@ export class ContentBody extends Readable {
     callback(error);
   }
 
-  private endedMessage(): string {
-    const { expected, what } = this.options;
-    return expected !== undefined
-      ? `RingCentral download ${what} ended after ${this.received} of ${expected} bytes`
-      : `RingCentral download ${what} ended after ${this.received} bytes`;
+  /** Bytes of the file reached, and of how many: a resumed body counts from the file's start. */
+  private progress(): { reached: number; of?: number } {
+    const { expected, offset = 0, total } = this.options;
+    return {
+      reached: offset + this.received,
+      of: total ?? (expected !== undefined ? offset + expected : undefined),
+    };
   }
 
-  private fail(message: string): void {
+  private endedMessage(): string {
+    const { what } = this.options;
+    const { reached, of } = this.progress();
+    return of !== undefined
+      ? `${this.label} ${what} ended after ${reached} of ${of} bytes`
+      : `${this.label} ${what} ended after ${reached} bytes`;
+  }
+
+  private get label(): string {
+    return this.options.label ?? 'RingCentral download';
+  }
+
+  private fail(message: string, errorCode = 'IncompleteContent'): void {
     this.clearIdle();
-    this.destroy(new RcApiError(message, { errorCode: 'IncompleteContent' }));
+    this.destroy(new RcApiError(message, { errorCode }));
   }
 
   private release(): void {
@@ -130,11 +152,11 @@ export class ContentBody extends Readable {
       if (this.connectionClosed) {
         this.fail(`${this.endedMessage()} (the connection closed)`);
       } else {
-        const { expected, what } = this.options;
-        const of = expected !== undefined ? ` of ${expected}` : '';
+        const { what } = this.options;
+        const { reached, of } = this.progress();
         this.fail(
-          `RingCentral download ${what} stalled: no data for ${Math.round(this.options.idleTimeoutMs / 100) / 10} s ` +
-            `after ${this.received}${of} bytes`,
+          `${this.label} ${what} stalled: no data for ${Math.round(this.options.idleTimeoutMs / 100) / 10} s ` +
+            `after ${reached}${of !== undefined ? ` of ${of}` : ''} bytes`,
         );
       }
     }, ms);
@@ -193,5 +215,179 @@ export class DownloadAgents {
       return socket;
     };
     return agent;
+  }
+}
+
+/** One answer of a download: the whole file (200) or the rest of it from `start` (206). */
+export interface ContentPart {
+  body: ContentBody;
+  status: number;
+  /** Offset in the file of the body's first byte: 0 for a 200. */
+  start: number;
+  /** The file's size, from Content-Range (206) or Content-Length (200), when the server said. */
+  total?: number;
+  /** The entity tag, when the server sent one: a different one means a different file. */
+  etag?: string;
+}
+
+export interface ResumingContentOptions {
+  /** For messages: "GET /restapi/v1.0/account/1/recording/2/content". */
+  what: string;
+  first: ContentPart;
+  /** Requests after a cut (each from the byte reached) before the download fails. */
+  maxResumes: number;
+  /** Requests the file from `offset` on (`Range: bytes=<offset>-`); `resume` counts from 1. */
+  reopen(offset: number, resume: number): Promise<ContentPart>;
+  /** False once the caller has aborted or the client has closed: a cut is then final. */
+  canResume(): boolean;
+  log?(message: string): void;
+}
+
+/**
+ * A download that heals: when its body is cut short (reset, clean close before Content-Length,
+ * stall) it asks for the rest with `Range` from the byte it reached and goes on in the same
+ * stream, so the reader (a storage upload) never sees the cut. A server that ignores Range and
+ * sends the whole file again (200) has the part already delivered skipped; an answer that does not
+ * continue the same file (another size or entity tag, a range starting elsewhere) fails the
+ * download rather than splice two files together.
+ */
+export class ResumingContent extends Readable {
+  private part: ContentBody;
+  private position = 0;
+  private skip = 0;
+  private resumes = 0;
+  private partPaused = false;
+  private readonly total: number | undefined;
+  private readonly etag: string | undefined;
+
+  constructor(private readonly options: ResumingContentOptions) {
+    super();
+    this.total = options.first.total;
+    this.etag = options.first.etag;
+    this.part = options.first.body;
+    this.attach(this.part);
+  }
+
+  /** Bytes of the file delivered so far. */
+  get bytesReceived(): number {
+    return this.position;
+  }
+
+  /** Times the download was resumed after a cut. */
+  get resumeCount(): number {
+    return this.resumes;
+  }
+
+  override _read(): void {
+    if (this.partPaused) {
+      this.partPaused = false;
+      this.part.resume();
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.part.destroy();
+    callback(error);
+  }
+
+  private attach(part: ContentBody): void {
+    part.on('data', (chunk: Buffer) => {
+      if (this.destroyed || part !== this.part) return;
+      let data = chunk;
+      if (this.skip > 0) {
+        const dropped = Math.min(this.skip, data.length);
+        this.skip -= dropped;
+        data = data.subarray(dropped);
+        if (!data.length) return;
+      }
+      this.position += data.length;
+      if (!this.push(data)) {
+        this.partPaused = true;
+        part.pause();
+      }
+    });
+    part.once('end', () => {
+      if (this.destroyed || part !== this.part) return;
+      if (this.skip > 0 || (this.total !== undefined && this.position !== this.total)) {
+        this.destroy(this.error(`${this.ended()} (the resumed answer ended early)`));
+        return;
+      }
+      this.push(null);
+    });
+    part.once('error', (err: Error) => {
+      if (this.destroyed || part !== this.part) return;
+      void this.healOrFail(err);
+    });
+  }
+
+  private async healOrFail(err: Error): Promise<void> {
+    const code = (err as { errorCode?: unknown }).errorCode;
+    if (code === 'IncompleteContent' && this.total !== undefined && this.position === this.total) {
+      // Every announced byte arrived; only the end of the answer was lost.
+      this.push(null);
+      return;
+    }
+    if (
+      code !== 'IncompleteContent' ||
+      this.resumes >= this.options.maxResumes ||
+      !this.options.canResume()
+    ) {
+      this.destroy(
+        this.resumes ? this.error(`${err.message} (after ${this.resumes} resumed requests)`) : err,
+      );
+      return;
+    }
+    this.resumes++;
+    const offset = this.position;
+    this.options.log?.(
+      `${err.message}; asking for the rest from byte ${offset} (resume ${this.resumes} of ${this.options.maxResumes})`,
+    );
+    let next: ContentPart;
+    try {
+      next = await this.options.reopen(offset, this.resumes);
+    } catch (reopenErr) {
+      if (this.destroyed) return;
+      const reason = reopenErr instanceof Error ? reopenErr.message : String(reopenErr);
+      const wrapped = this.error(`${err.message}; resuming from byte ${offset} failed: ${reason}`);
+      this.destroy(wrapped);
+      return;
+    }
+    if (this.destroyed) {
+      next.body.destroy();
+      return;
+    }
+    const mismatch = this.mismatch(next, offset);
+    if (mismatch) {
+      next.body.destroy();
+      this.destroy(this.error(`${err.message}; cannot resume: ${mismatch}`, 'ContentChanged'));
+      return;
+    }
+    // 200: the server ignored Range and sends the file from its start; drop what was delivered.
+    this.skip = offset - next.start;
+    this.part = next.body;
+    this.attach(next.body);
+    // The reader was not asking for more when the cut came: the new answer waits for it too.
+    if (this.partPaused) next.body.pause();
+  }
+
+  private mismatch(next: ContentPart, offset: number): string | undefined {
+    if (this.etag && next.etag && this.etag !== next.etag)
+      return `the file changed (entity tag ${next.etag} instead of ${this.etag})`;
+    if (this.total !== undefined && next.total !== undefined && next.total !== this.total)
+      return `the file is now ${next.total} bytes instead of ${this.total}`;
+    if (next.status === 206 && next.start !== offset)
+      return `the server answered a range from byte ${next.start} instead of ${offset}`;
+    if (next.status !== 206 && next.start !== 0) return `unexpected answer ${next.status}`;
+    return undefined;
+  }
+
+  private ended(): string {
+    return this.total !== undefined
+      ? `RingCentral download ${this.options.what} ended after ${this.position} of ${this.total} bytes`
+      : `RingCentral download ${this.options.what} ended after ${this.position} bytes`;
+  }
+
+  private error(message: string, errorCode = 'IncompleteContent'): RcApiError {
+    return new RcApiError(message, { errorCode });
   }
 }

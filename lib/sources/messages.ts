@@ -1,6 +1,7 @@
 import type { ArchiveItem, ItemKind } from '../items';
 import { oldestTime } from '../backfill';
 import type { LedgerApi } from '../ledger/types';
+import { apiErrorOf } from '../ringcentral/errors';
 import { extensionFor } from '../template';
 
 /**
@@ -281,11 +282,25 @@ export interface MessageRunOptions {
 export interface MessageRunResult {
   dateTo: string;
   mailboxes: number;
-  /** Mailboxes skipped by skipMailbox, with the reason. */
-  skipped: Array<{ id: string; reason: string }>;
+  /**
+   * Mailboxes skipped, with the reason: by skipMailbox, or (`transient`) because their listing
+   * kept failing after the client's own tries while other mailboxes could be read.
+   */
+  skipped: Array<{ id: string; reason: string; transient?: boolean }>;
   messages: number;
   newItems: number;
   cursorsMoved: number;
+}
+
+/**
+ * A listing failure that says nothing about the mailbox: no answer, a cut or malformed answer, a
+ * 5xx, still there after the client's own tries. A 4xx (a verdict), a 429 (the whole group's
+ * limit) or a closed client are not.
+ */
+export function isTransientListingError(err: unknown): boolean {
+  const api = apiErrorOf(err);
+  if (!api) return false;
+  return api.status === 0 || api.status >= 500 || api.errorCode === 'InvalidJson';
 }
 
 function rangeOf(
@@ -336,6 +351,7 @@ export async function runMessages(options: MessageRunOptions): Promise<MessageRu
   };
   if (!messageType.length) return result;
   let index = 0;
+  let transientFailure: unknown;
   for (const mailbox of options.mailboxes) {
     index++;
     const progress = () =>
@@ -366,9 +382,20 @@ export async function runMessages(options: MessageRunOptions): Promise<MessageRu
         if (fresh.length) options.onItems(fresh);
       }
     } catch (err) {
-      if (options.signal?.aborted || !options.skipMailbox?.(err, mailbox)) throw err;
-      result.skipped.push({ id: mailbox.id, reason: err instanceof Error ? err.message : String(err) });
-      continue;
+      if (options.signal?.aborted) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      if (options.skipMailbox?.(err, mailbox)) {
+        result.skipped.push({ id: mailbox.id, reason });
+        continue;
+      }
+      // One mailbox whose listing keeps failing must not hold every other one back a cycle: it
+      // keeps its cursor and is read again on the next run.
+      if (options.mailboxes.length > 1 && isTransientListingError(err)) {
+        result.skipped.push({ id: mailbox.id, reason, transient: true });
+        transientFailure ??= err;
+        continue;
+      }
+      throw err;
     }
     if (!options.range) {
       // Every item of this mailbox's range is Pending in the ledger by now: its cursor may move.
@@ -376,5 +403,8 @@ export async function runMessages(options: MessageRunOptions): Promise<MessageRu
       result.cursorsMoved++;
     }
   }
+  // Not one mailbox could be read: that is RingCentral failing, not a mailbox; the run fails.
+  if (transientFailure !== undefined && result.skipped.length === options.mailboxes.length)
+    throw transientFailure;
   return result;
 }

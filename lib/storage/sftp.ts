@@ -656,6 +656,9 @@ export class SftpStorage implements StorageAdapter {
     if (status === SFTP_STATUS.PERMISSION_DENIED)
       reason = `permission denied for user "${this.opts.username}"`;
     else if (status === SFTP_STATUS.NO_SUCH_FILE) reason = `no such file or folder (${reason})`;
+    // OpenSSH answers a full disk or an exceeded quota with the bare status 4, "Failure".
+    else if (status === SFTP_STATUS.FAILURE)
+      reason = `the server refused the write, often a full disk or quota (SFTP status 4: ${reason})`;
     const prefix = e?.sftpConnect ? `${this.where}: ` : `${this.where}: ${what}: `;
     const described = new Error(this.redact(prefix + reason), { cause: err });
     // SSH_FX_FAILURE on a write is how OpenSSH reports a full disk or quota: no file can go there.

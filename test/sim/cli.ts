@@ -49,6 +49,10 @@ const spec = {
   'export-polls': { type: 'string', help: 'data-export task reads until Completed (2)' },
   'export-file-elements': { type: 'string', help: 'elements per numbered file of an export zip (10000)' },
   'no-compliance-export': { type: 'boolean', help: 'data export answers 403 FeatureNotAvailable' },
+  'no-media-ranges': {
+    type: 'boolean',
+    help: 'the media host ignores Range and answers 200 with the whole file',
+  },
   verbose: { type: 'boolean', help: 'log every request on stderr' },
   help: { type: 'boolean', help: 'show this help' },
 } as const;
@@ -136,6 +140,7 @@ function main(): void {
     exportPollsToComplete: num('export-polls'),
     exportFileElements: num('export-file-elements'),
     complianceExportEnabled: values['no-compliance-export'] === true ? false : undefined,
+    mediaRanges: values['no-media-ranges'] === true ? false : undefined,
     liveActivity: liveInterval
       ? {
           intervalMs: liveInterval,

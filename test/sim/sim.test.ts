@@ -92,7 +92,13 @@ interface Download {
 }
 
 /** Streams a download into a hash (never buffers the body); resolves with what arrived and any error. */
-function download(url: string, token?: string, onChunk?: () => void, idleMs = 10_000): Promise<Download> {
+function download(
+  url: string,
+  token?: string,
+  onChunk?: () => void,
+  idleMs = 10_000,
+  extraHeaders: Record<string, string> = {},
+): Promise<Download> {
   return new Promise((resolve) => {
     const hash = createHash('sha256');
     const head: Buffer[] = [];
@@ -108,7 +114,7 @@ function download(url: string, token?: string, onChunk?: () => void, idleMs = 10
     };
     const req = http.get(
       url,
-      { agent: false, headers: token ? { Authorization: `Bearer ${token}` } : {} },
+      { agent: false, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extraHeaders } },
       (res) => {
         status = res.statusCode ?? 0;
         headers = res.headers;
@@ -826,6 +832,66 @@ describe('simulator: recording content', () => {
     const viaQuery = await download(`${rec.contentUri}?access_token=${token}`);
     assert.equal(viaQuery.status, 200);
     assert.equal(viaQuery.sha256, rec.sha256);
+  });
+
+  it('the media host answers Range with 206 and Content-Range, a range past the end with 416', async () => {
+    const rec = sim.allRecordings()[0];
+    const get = (url: string, range?: string) =>
+      fetch(url, { headers: { Authorization: `Bearer ${token}`, ...(range ? { Range: range } : {}) } });
+    const wholeAnswer = await get(rec.contentUri);
+    assert.equal(wholeAnswer.headers.get('accept-ranges'), 'bytes');
+    const whole = Buffer.from(await wholeAnswer.arrayBuffer());
+    assert.equal(whole.length, rec.bytes);
+    const before = sim.stats.downloads.ranged;
+    for (const [range, start, end] of [
+      ['bytes=1000-', 1000, rec.bytes],
+      ['bytes=10-19', 10, 20],
+      ['bytes=-100', rec.bytes - 100, rec.bytes],
+    ] as const) {
+      const res = await get(rec.contentUri, range);
+      assert.equal(res.status, 206, range);
+      assert.equal(res.headers.get('content-range'), `bytes ${start}-${end - 1}/${rec.bytes}`);
+      assert.equal(Number(res.headers.get('content-length')), end - start);
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), whole.subarray(start, end), range);
+    }
+    assert.equal(sim.stats.downloads.ranged, before + 3);
+    assert.equal(sim.requestLog.at(-1)?.range, 'bytes=-100');
+    const past = await get(rec.contentUri, `bytes=${rec.bytes}-`);
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get('content-range'), `bytes */${rec.bytes}`);
+    await past.arrayBuffer();
+    // several ranges or a malformed one: the whole file, as HTTP allows
+    const several = await get(rec.contentUri, 'bytes=0-1,5-6');
+    assert.equal(several.status, 200);
+    assert.equal(Buffer.from(await several.arrayBuffer()).length, rec.bytes);
+    // attachments too, and a cut applies to the part that is sent
+    const message = sim.allMessages().find((m) => m.attachments.some((a) => a.size > 3000))!;
+    const attachment = message.attachments.find((a) => a.size > 3000)!;
+    const all = Buffer.from(await (await get(attachment.uri)).arrayBuffer());
+    assert.equal(all.length, sim.expectedAttachment(message.id, attachment.id).bytes);
+    sim.fault({ kind: 'close-early', host: 'media', match: `/content/${attachment.id}`, afterBytes: 500 });
+    const part = await download(attachment.uri, token, undefined, 2000, { Range: 'bytes=2000-' });
+    assert.equal(part.status, 206);
+    assert.equal(part.bytes, 500, 'the cut counts from the start of the range');
+    const rest = await get(attachment.uri, 'bytes=2500-');
+    assert.equal(rest.status, 206);
+    assert.deepEqual(Buffer.from(await rest.arrayBuffer()), all.subarray(2500));
+  });
+
+  it('with mediaRanges: false the media host ignores Range and sends the whole file', async () => {
+    const plain = await startSimulator({ seed: 3, days: 1, callsPerDay: 4, mediaRanges: false });
+    try {
+      const t = (await login(plain)).access_token;
+      const rec = plain.allRecordings()[0];
+      const res = await fetch(rec.contentUri, {
+        headers: { Authorization: `Bearer ${t}`, Range: 'bytes=100-' },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('accept-ranges'), null);
+      assert.equal(Buffer.from(await res.arrayBuffer()).length, rec.bytes);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('faults: reset, close-early, status, malformed, slow', async () => {

@@ -139,6 +139,11 @@ export interface SimulatorOptions {
    * RingCentral's limit is 10,000; tests set a small one to get several files. Default 10000.
    */
   exportFileElements?: number;
+  /**
+   * The media host answers `Range: bytes=…` with 206 and Content-Range, as RingCentral's does.
+   * false: it ignores Range and answers 200 with the whole file. Default true.
+   */
+  mediaRanges?: boolean;
   /** Adds calls while running. */
   liveActivity?: { intervalMs: number; callsPerTick?: number; messagesPerTick?: number };
   /** Receives one line per request. */
@@ -212,7 +217,8 @@ export interface SimStats {
   revocations: number;
   /** Sessions ended because the user had more than `maxSessions` (the oldest goes). */
   sessionsEvicted: number;
-  downloads: { started: number; completed: number; failed: number };
+  /** Content downloads; `ranged` of them answered 206 to a Range request. */
+  downloads: { started: number; completed: number; failed: number; ranged: number };
   /** Body bytes of all answers. */
   bytesServed: number;
   /** Recording content bytes written. */
@@ -233,6 +239,8 @@ export interface RequestLogEntry {
   group?: GroupName;
   user: string;
   status: number;
+  /** The Range header of the request, when it had one. */
+  range?: string;
 }
 
 interface FaultBase {
@@ -579,6 +587,7 @@ export class Simulator {
       complianceExportEnabled: options.complianceExportEnabled ?? true,
       exportPollsToComplete: options.exportPollsToComplete ?? 2,
       exportFileElements: Math.max(1, Math.floor(options.exportFileElements ?? 10_000)),
+      mediaRanges: options.mediaRanges ?? true,
       liveActivity: options.liveActivity
         ? {
             intervalMs: options.liveActivity.intervalMs,
@@ -657,7 +666,7 @@ export class Simulator {
       refreshFailures: 0,
       revocations: 0,
       sessionsEvicted: 0,
-      downloads: { started: 0, completed: 0, failed: 0 },
+      downloads: { started: 0, completed: 0, failed: 0, ranged: 0 },
       bytesServed: 0,
       contentBytesServed: 0,
       recordingDownloads: {},
@@ -1365,6 +1374,7 @@ export class Simulator {
       group: ctx.group,
       user: ctx.userKey,
       status,
+      ...(typeof ctx.req.headers.range === 'string' ? { range: ctx.req.headers.range } : {}),
     };
     this.requestLog.push(entry);
     if (this.requestLog.length > 2000) this.requestLog.splice(0, this.requestLog.length - 2000);
@@ -1967,18 +1977,23 @@ export class Simulator {
       const name = ctx.url.searchParams.get('contentDispositionFilename') ?? fileName ?? id;
       headers['Content-Disposition'] = `${disposition.toLowerCase()}; filename="${name.replace(/"/g, '')}"`;
     }
+    const range = this.mediaRange(ctx, buf.length, headers);
+    if (!range) return;
     const cut = this.takeFault(ctx, ['reset', 'close-early', 'stall']);
     if (cut && (cut.kind === 'reset' || cut.kind === 'close-early')) headers.Connection = 'close';
-    ctx.status = 200;
-    res.writeHead(200, headers);
+    ctx.status = range.status;
+    res.writeHead(range.status, headers);
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
     const stats = this.statsData;
     stats.downloads.started++;
-    const limit = cut && 'afterBytes' in cut ? Math.min(Math.max(0, cut.afterBytes), buf.length) : buf.length;
-    for (let offset = 0; offset < limit && !res.destroyed; offset += DEFAULT_CHUNK_SIZE) {
+    if (range.status === 206) stats.downloads.ranged++;
+    const size = range.end - range.start;
+    const limit =
+      range.start + (cut && 'afterBytes' in cut ? Math.min(Math.max(0, cut.afterBytes), size) : size);
+    for (let offset = range.start; offset < limit && !res.destroyed; offset += DEFAULT_CHUNK_SIZE) {
       const chunk = buf.subarray(offset, Math.min(limit, offset + DEFAULT_CHUNK_SIZE));
       stats.bytesServed += chunk.length;
       stats.contentBytesServed += chunk.length;
@@ -1998,7 +2013,7 @@ export class Simulator {
       stats.downloads.failed++;
       return;
     }
-    if (cut && limit < buf.length) {
+    if (cut && limit < range.end) {
       stats.downloads.failed++;
       if (cut.kind === 'stall') return;
       if (cut.kind === 'reset')
@@ -2400,6 +2415,44 @@ export class Simulator {
   // -------------------------------------------------------------------------------------------
   // Media
 
+  /**
+   * The part of a media answer to send, [start, end) of `total` bytes, with its status and headers
+   * set: one `Range: bytes=a-b | a- | -n` gets 206 and Content-Range; none, several ranges, a
+   * malformed one or `mediaRanges: false` get the whole file (200), as HTTP allows. A range starting
+   * past the end is answered 416 here, and undefined is returned.
+   */
+  private mediaRange(
+    ctx: Ctx,
+    total: number,
+    headers: Record<string, string>,
+  ): { status: 200 | 206; start: number; end: number } | undefined {
+    const whole = { status: 200 as const, start: 0, end: total };
+    if (!this.options.mediaRanges) return whole;
+    headers['Accept-Ranges'] = 'bytes';
+    const header = ctx.req.headers.range;
+    const m = typeof header === 'string' ? /^\s*bytes=(\d*)-(\d*)\s*$/i.exec(header) : null;
+    if (!m || (!m[1] && !m[2])) return whole;
+    let start: number;
+    let end: number;
+    if (!m[1]) {
+      start = Math.max(0, total - Number(m[2]));
+      end = total;
+    } else {
+      start = Number(m[1]);
+      end = m[2] ? Math.min(total, Number(m[2]) + 1) : total;
+      if (m[2] && Number(m[2]) < start) return whole;
+    }
+    if (start >= total || end <= start) {
+      ctx.status = 416;
+      ctx.res.writeHead(416, { 'Content-Range': `bytes */${total}`, 'Content-Length': '0' });
+      ctx.res.end();
+      return undefined;
+    }
+    headers['Content-Range'] = `bytes ${start}-${end - 1}/${total}`;
+    headers['Content-Length'] = String(end - start);
+    return { status: 206, start, end };
+  }
+
   private async streamContent(ctx: Ctx, rec: SimRecording): Promise<void> {
     const { req, res } = ctx;
     const spec = this.contentSpec(rec.id);
@@ -2412,19 +2465,24 @@ export class Simulator {
       const name = ctx.url.searchParams.get('contentDispositionFilename') ?? `${rec.id}.${spec.format}`;
       headers['Content-Disposition'] = `${disposition.toLowerCase()}; filename="${name.replace(/"/g, '')}"`;
     }
+    const range = this.mediaRange(ctx, spec.bytes, headers);
+    if (!range) return;
     const cut = this.takeFault(ctx, ['reset', 'close-early', 'stall']);
     if (cut && (cut.kind === 'reset' || cut.kind === 'close-early')) headers.Connection = 'close';
-    ctx.status = 200;
-    res.writeHead(200, headers);
+    ctx.status = range.status;
+    res.writeHead(range.status, headers);
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
     const stats = this.statsData;
     stats.downloads.started++;
+    if (range.status === 206) stats.downloads.ranged++;
     stats.recordingDownloadsStarted[rec.id] = (stats.recordingDownloadsStarted[rec.id] ?? 0) + 1;
-    const limit = cut && 'afterBytes' in cut ? Math.min(Math.max(0, cut.afterBytes), spec.bytes) : spec.bytes;
-    let offset = 0;
+    const size = range.end - range.start;
+    const limit =
+      range.start + (cut && 'afterBytes' in cut ? Math.min(Math.max(0, cut.afterBytes), size) : size);
+    let offset = range.start;
     let aborted = false;
     const onClose = (): void => {
       aborted = true;
@@ -2453,7 +2511,7 @@ export class Simulator {
       stats.downloads.failed++;
       return;
     }
-    if (cut && limit < spec.bytes) {
+    if (cut && limit < range.end) {
       stats.downloads.failed++;
       res.off('close', onClose);
       if (cut.kind === 'stall') return;

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
   archiveItem,
@@ -16,11 +16,13 @@ import {
 } from '../../lib/archive';
 import type { ArchiveItem } from '../../lib/items';
 import { Ledger } from '../../lib/ledger/index';
+import { RcClient } from '../../lib/ringcentral/client';
 import { RcApiError } from '../../lib/ringcentral/errors';
 import type { ContentFetcher, ContentResponse } from '../../lib/ringcentral/types';
 import { FolderStorage } from '../../lib/storage/folder';
 import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, renderPath } from '../../lib/template';
+import { startSimulator, type Simulator } from '../sim/index';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -402,6 +404,143 @@ describe('archiveItem', () => {
     await archiveItem(voicemail, deps(fetcher));
     await archiveItem(call, deps(fetcher));
     assert.deepEqual(fetcher.groups, ['Medium', 'Heavy']);
+  });
+
+  describe('against the simulator', () => {
+    let sim: Simulator;
+    const clients: RcClient[] = [];
+    before(async () => {
+      sim = await startSimulator({
+        seed: 11,
+        days: 1,
+        callsPerDay: 8,
+        recordingBytes: { min: 300_000, max: 400_000 },
+      });
+    });
+    after(async () => {
+      for (const c of clients) await c.dispose();
+      await sim?.close();
+    });
+    const rcClient = (maxResumes?: number) => {
+      const c = new RcClient({
+        ...sim.credentials,
+        server: sim.platformUrl,
+        cachePrefix: `archive-${clients.length}-`,
+        retryBaseMs: 20,
+        ...(maxResumes !== undefined ? { maxResumes } : {}),
+      });
+      clients.push(c);
+      return c;
+    };
+    const simItem = (rec: { id: string; contentUri: string }) =>
+      recording(rec.id, { content: { uri: rec.contentUri } });
+
+    /** The folder storage, counting the puts it gets and the bytes and errors each one sees. */
+    function watchedStorage() {
+      const puts: Array<{ path: string; bytes: number; error?: string }> = [];
+      const watched: StorageAdapter = {
+        provider: storage.provider,
+        stat: (p) => storage.stat(p),
+        check: () => storage.check(),
+        close: async () => undefined,
+        put: (p, body, options) => {
+          const seen = { path: p, bytes: 0 } as (typeof puts)[number];
+          puts.push(seen);
+          // counts without a 'data' listener, which would start the flow before the put reads
+          const counted = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              seen.bytes += chunk.length;
+              callback(null, chunk);
+            },
+          });
+          body.on('error', (err) => {
+            seen.error = err.message;
+            counted.destroy(err);
+          });
+          body.pipe(counted);
+          return storage.put(p, counted, options);
+        },
+      };
+      return { watched, puts };
+    }
+
+    it('a download reset midway is resumed into the same upload: one put, the whole file, right hash', async () => {
+      const rec = sim.allRecordings()[0];
+      const item = simItem(rec);
+      ledger.recordFound([item], 'src');
+      const { watched, puts } = watchedStorage();
+      sim.resetStats();
+      // the storage has written 150,000 bytes when the connection is reset
+      sim.fault({ kind: 'reset', host: 'media', match: rec.id, afterBytes: 150_000 });
+      const receipt = await archiveItem(item, deps(rcClient(), { storage: watched }));
+      const expected = sim.expectedContent(rec.id);
+      assert.equal(receipt.sha256, expected.sha256);
+      assert.equal(receipt.bytes, expected.bytes);
+      assert.equal(sha256(readFileSync(path.join(root, receipt.path))), expected.sha256, 'the file on disk');
+      const content = puts.filter((p) => p.path === receipt.path);
+      assert.equal(content.length, 1, 'one upload');
+      assert.equal(content[0].bytes, expected.bytes, 'the upload saw every byte once');
+      assert.equal(content[0].error, undefined, 'the upload never saw the cut');
+      const media = sim.requestLog.filter((r) => r.host === 'media');
+      assert.deepEqual(
+        media.map((r) => r.status),
+        [200, 206],
+      );
+      // the rest was asked for from the last byte that reached the upload (a reset loses what
+      // was still in the socket's buffers)
+      const from = Number(/^bytes=(\d+)-$/.exec(media[1].range ?? '')?.[1]);
+      assert.ok(from > 0 && from <= 150_000, `resumed from byte ${from}`);
+      const row = ledger.get(item.key)!;
+      assert.equal(row.status, 'Archived');
+      assert.equal(row.attempts, 1);
+    });
+
+    it("a download cut short for good is reported as RingCentral's fault, not the storage's", async () => {
+      const rec = sim.allRecordings()[1];
+      const item = simItem(rec);
+      ledger.recordFound([item], 'src');
+      sim.fault({ kind: 'reset', host: 'media', match: rec.id, afterBytes: 100_000 });
+      const err = (await archiveItem(item, deps(rcClient(0))).catch((e: unknown) => e)) as Error;
+      assert.match(
+        err.message,
+        new RegExp(
+          `^cannot archive ${item.key}: RingCentral download GET /restapi/v1\\.0/account/\\d+/recording/${rec.id}/content ended after 100000 of ${rec.bytes} bytes`,
+        ),
+      );
+      assert.doesNotMatch(err.message, /cannot store/, 'the folder is not blamed');
+      assert.equal((err.cause as RcApiError).errorCode, 'IncompleteContent');
+      const row = ledger.get(item.key)!;
+      assert.equal(row.status, 'Failed');
+      assert.match(row.lastError!, /^RingCentral download GET \S+ ended after 100000 of/);
+      const target = renderPath(DEFAULT_TEMPLATE, item, { timeZone: 'UTC', extension: 'mp3' });
+      assert.deepEqual(
+        walk(path.dirname(path.join(root, target))).filter((f) => f.includes(rec.id)),
+        [],
+        'nothing left behind',
+      );
+    });
+
+    it('a storage failure still names the storage', async () => {
+      const rec = sim.allRecordings()[2];
+      const item = simItem(rec);
+      ledger.recordFound([item], 'src');
+      const refusing: StorageAdapter = {
+        provider: 'folder',
+        stat: async () => undefined,
+        check: async () => undefined,
+        close: async () => undefined,
+        put: async (p, body) => {
+          body.destroy();
+          throw new Error(`Folder ${root}: cannot store ${p}: no space left on device`);
+        },
+      };
+      await assert.rejects(
+        archiveItem(item, deps(rcClient(), { storage: refusing })),
+        new RegExp(
+          `^Error: cannot archive ${item.key}: Folder .*: cannot store .*: no space left on device$`,
+        ),
+      );
+    });
   });
 
   it('hashingStream counts and hashes what passes through', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ledger } from '../../lib/ledger/index';
+import { RcClient } from '../../lib/ringcentral/client';
 import {
   callLogArchiveOf,
   callLogItem,
@@ -10,6 +11,7 @@ import {
   type CallLogRecordLike,
 } from '../../lib/sources/call-log';
 import { DEFAULT_TEMPLATE, renderPath } from '../../lib/template';
+import { startSimulator } from '../sim/index';
 
 const extensions = new Map([['2000', { name: 'Alice Smith', extensionNumber: '101' }]]);
 
@@ -170,4 +172,48 @@ describe('runCallLog', () => {
       ledger.close();
     });
   }
+
+  it('against the simulator: pages answered with malformed or truncated JSON are asked for again; no record is held back', async () => {
+    const sim = await startSimulator({
+      seed: 3,
+      days: 2,
+      callsPerDay: 30,
+      maxPerPage: 10,
+      rateLimits: { Heavy: 1000 },
+    });
+    const client = new RcClient({ ...sim.credentials, server: sim.platformUrl, retryBaseMs: 5 });
+    const ledger = Ledger.openMemory();
+    try {
+      sim.fault({ kind: 'malformed', match: /call-log\?.*page=2/ });
+      sim.fault({ kind: 'close-early', host: 'platform', match: /call-log\?.*page=3/, afterBytes: 100 });
+      const sent: string[] = [];
+      const now = new Date();
+      const result = await runCallLog({
+        client,
+        ledger,
+        source: 'src',
+        rc: 'rc1',
+        scope: 'account',
+        archive: 'records',
+        initialDays: 3,
+        lookBackMinutes: 60,
+        now,
+        onItems: (items) => sent.push(...items.map((i) => i.key)),
+      });
+      const calls = sim.allCalls();
+      assert.ok(result.pages > 3, `several pages (${result.pages})`);
+      assert.deepEqual([...sent].sort(), calls.map((c) => `CallLog:${c.id}`).sort());
+      assert.equal(result.cursorMoved, true);
+      assert.equal(ledger.getCursor('call-log:src'), now.toISOString());
+      const page = (n: number) =>
+        sim.requestLog.filter((r) => r.operationId === 'readCompanyCallLog' && r.path.includes(`page=${n}`))
+          .length;
+      assert.equal(page(2), 2, 'the malformed page was asked for again');
+      assert.equal(page(3), 2, 'the truncated page was asked for again');
+    } finally {
+      ledger.close();
+      await client.dispose();
+      await sim.close();
+    }
+  });
 });

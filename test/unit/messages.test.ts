@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ArchiveItem } from '../../lib/items';
 import { Ledger } from '../../lib/ledger/index';
+import { RcClient } from '../../lib/ringcentral/client';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
 import {
   messageChoicesOf,
@@ -15,6 +16,7 @@ import {
   type MessageLister,
   type MessageRecordLike,
 } from '../../lib/sources/messages';
+import { startSimulator } from '../sim/index';
 
 const BASE = 'https://platform.example.ringcentral.com/restapi/v1.0/account/37439510/extension/62264425';
 const MEDIA = 'https://media.example.ringcentral.com/restapi/v1.0/account/37439510/extension/62264425';
@@ -436,6 +438,77 @@ describe('runMessages', () => {
       );
     } finally {
       ledger.close();
+    }
+  });
+
+  it('against the simulator: malformed answers are retried, a mailbox whose listing keeps failing is skipped and the others go on', async () => {
+    const sim = await startSimulator({
+      seed: 5,
+      days: 3,
+      callsPerDay: 4,
+      messagesPerDay: 40,
+      rateLimits: { Light: 1000, Medium: 1000 },
+    });
+    const client = new RcClient({ ...sim.credentials, server: sim.platformUrl, retryBaseMs: 5 });
+    try {
+      const mailboxes = mailboxExtensions(await listAccountExtensions(client));
+      const now = new Date();
+      const run = (ledger: Ledger, sent: ArchiveItem[]) =>
+        runMessages({
+          client,
+          ledger,
+          source: 'src',
+          rc: 'rc1',
+          mailboxes,
+          initialDays: 5,
+          lookBackMinutes: 5,
+          now,
+          onItems: (items) => sent.push(...items),
+        });
+      // what a run without faults finds, per mailbox
+      const clean: ArchiveItem[] = [];
+      const reference = Ledger.openMemory();
+      await run(reference, clean);
+      reference.close();
+      const byMailbox = new Map<string, string[]>();
+      for (const item of clean)
+        byMailbox.set(item.extensionId!, [...(byMailbox.get(item.extensionId!) ?? []), item.key]);
+      const [flaky, broken] = [...byMailbox.keys()];
+      assert.ok(flaky && broken && byMailbox.size > 2, 'several mailboxes with messages');
+
+      // one mailbox answers two malformed listings; another answers 500 to every try
+      sim.fault({ kind: 'malformed', match: `/extension/${flaky}/message-store`, times: 2 });
+      sim.fault({
+        kind: 'status',
+        status: 500,
+        match: `/extension/${broken}/message-store`,
+        times: Infinity,
+      });
+      const ledger = Ledger.openMemory();
+      try {
+        const sent: ArchiveItem[] = [];
+        const result = await run(ledger, sent);
+        const expected = clean.filter((i) => i.extensionId !== broken).map((i) => i.key);
+        assert.deepEqual(sent.map((i) => i.key).sort(), [...expected].sort(), 'every other item, this run');
+        assert.ok(byMailbox.get(flaky)!.every((key) => ledger.get(key)?.status === 'Pending'));
+        assert.deepEqual(
+          result.skipped.map((x) => [x.id, x.transient]),
+          [[broken, true]],
+        );
+        assert.match(result.skipped[0].reason, /answered GET \S+message-store with 500/);
+        assert.equal(ledger.getCursor(messageCursorName('src', broken)), undefined, 'read again next run');
+        assert.equal(ledger.getCursor(messageCursorName('src', flaky)), now.toISOString());
+        assert.equal(result.cursorsMoved, mailboxes.length - 1);
+
+        // every mailbox failing is RingCentral failing: the run fails
+        sim.fault({ kind: 'status', status: 500, match: '/message-store', times: Infinity });
+        await assert.rejects(run(ledger, []), /with 500/);
+      } finally {
+        ledger.close();
+      }
+    } finally {
+      await client.dispose();
+      await sim.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import {
   configFromEnv,
@@ -9,6 +9,7 @@ import {
   resolveServer,
   type RcClientOptions,
 } from '../../lib/ringcentral';
+import { ContentBody, ResumingContent, type ContentPart } from '../../lib/ringcentral/content';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../sim/index';
 
 type Sim = Simulator;
@@ -87,6 +88,100 @@ describe('content URIs', () => {
   });
 });
 
+describe('ResumingContent', () => {
+  const file = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+  /** A body of file[start, start + sent) that announces `length` bytes and then errors as a reset. */
+  function part(
+    start: number,
+    sent: number,
+    extra: Partial<ContentPart> & { length?: number } = {},
+  ): ContentPart {
+    const length = extra.length ?? file.length - start;
+    const bytes = file.subarray(start, start + sent);
+    let pushed = false;
+    const source = new Readable({
+      read() {
+        if (pushed) return;
+        pushed = true;
+        this.push(bytes);
+        if (sent >= length) this.push(null);
+        else setImmediate(() => this.destroy(new Error('read ECONNRESET')));
+      },
+    });
+    const body = new ContentBody(source, {
+      expected: length,
+      idleTimeoutMs: 5000,
+      what: 'GET /x',
+      offset: start,
+      total: file.length,
+      onClose: () => undefined,
+    });
+    return { body, status: 206, start, total: file.length, ...extra };
+  }
+  const read = async (stream: Readable) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it('joins the parts into the whole file, also when a server answers 200 with the whole file again', async () => {
+    const asked: number[] = [];
+    const whole = new ResumingContent({
+      what: 'GET /x',
+      first: part(0, 300, { status: 200 }),
+      maxResumes: 3,
+      canResume: () => true,
+      reopen: async (offset) => {
+        asked.push(offset);
+        // the second try ignores Range: 200 with the file from byte 0
+        return asked.length === 1 ? part(offset, 200) : part(0, 1000, { status: 200 });
+      },
+    });
+    assert.deepEqual(await read(whole), file);
+    assert.deepEqual(asked, [300, 500]);
+    assert.equal(whole.resumeCount, 2);
+  });
+
+  it('never splices another file in: a different size, entity tag or start fails the download', async () => {
+    for (const [next, reason] of [
+      [part(300, 700, { total: 2000 }), /the file is now 2000 bytes instead of 1000/],
+      [part(300, 700, { etag: '"b"' }), /the file changed \(entity tag "b" instead of "a"\)/],
+      [part(200, 800), /the server answered a range from byte 200 instead of 300/],
+    ] as const) {
+      const stream = new ResumingContent({
+        what: 'GET /x',
+        first: part(0, 300, { status: 200, etag: '"a"' }),
+        maxResumes: 3,
+        canResume: () => true,
+        reopen: async () => next,
+      });
+      await assert.rejects(read(stream), (err: RcApiError) => {
+        assert.match(
+          err.message,
+          /^RingCentral download GET \/x ended after 300 of 1000 bytes.*cannot resume: /,
+        );
+        assert.match(err.message, reason);
+        assert.equal(err.errorCode, 'ContentChanged');
+        return true;
+      });
+      assert.equal(next.body.destroyed, true, 'the other answer is closed');
+    }
+  });
+
+  it('does not resume once the caller has stopped', async () => {
+    let asked = 0;
+    const stream = new ResumingContent({
+      what: 'GET /x',
+      first: part(0, 300, { status: 200 }),
+      maxResumes: 3,
+      canResume: () => false,
+      reopen: async (offset) => (asked++, part(offset, 700)),
+    });
+    await assert.rejects(read(stream), /ended after 300 of 1000 bytes/);
+    assert.equal(asked, 0);
+  });
+});
+
 describe('RcClient against the simulator', () => {
   it('logs in lazily and pages through the call log, every record once', async () => {
     const s = await sim();
@@ -162,18 +257,55 @@ describe('RcClient against the simulator', () => {
       return true;
     });
     s.clearFaults();
-    s.fault({ kind: 'malformed', match: '/call-log' });
+    // more malformed answers than the client's tries: the error says what came back
+    s.fault({ kind: 'malformed', match: '/call-log', times: 4 });
     await assert.rejects(
       c.request('GET', '/restapi/v1.0/account/~/call-log', { query: { dateFrom: longAgo() } }),
       (err: RcApiError) => {
         assert.ok(err instanceof RcApiError);
         assert.match(
           err.message,
-          /RingCentral answered GET \/restapi\/v1\.0\/account\/~\/call-log with invalid JSON/,
+          /RingCentral answered GET \/restapi\/v1\.0\/account\/~\/call-log with invalid JSON \(malformed or cut short, \d+ bytes\)/,
         );
         assert.equal(err.errorCode, 'InvalidJson');
         return true;
       },
+    );
+  });
+
+  it('retries a listing answered with malformed or truncated JSON, like a 5xx', async () => {
+    const s = await sim();
+    const warnings: string[] = [];
+    const c = client(s, { log: (level, message) => level === 'warn' && warnings.push(message) });
+    const all = async () => {
+      const ids: string[] = [];
+      for await (const page of c.listMessages({ dateFrom: longAgo(), perPage: 1 })) {
+        ids.push(...page.map((m) => String(m.id)));
+      }
+      return ids;
+    };
+    const expected = await all();
+    assert.ok(expected.length >= 3, `several pages of messages (${expected.length})`);
+    const page2 = () =>
+      s.requestLog.filter((r) => r.operationId === 'listMessages' && /page=2/.test(r.path)).length;
+    // the second page twice complete but malformed JSON (200, right Content-Length)
+    s.resetStats();
+    s.fault({ kind: 'malformed', match: /message-store\?.*page=2/, times: 2 });
+    assert.deepEqual(await all(), expected, 'every message once, none held back');
+    assert.equal(page2(), 3, 'two malformed answers, then the good one');
+    // the second page cut off after 40 bytes, by a clean close and by a reset
+    s.resetStats();
+    s.fault({ kind: 'close-early', host: 'platform', match: /message-store\?.*page=2/, afterBytes: 40 });
+    s.fault({ kind: 'reset', host: 'platform', match: /message-store\?.*page=2/, afterBytes: 40 });
+    assert.deepEqual(await all(), expected);
+    assert.equal(page2(), 3, 'two cut answers, then the good one');
+    assert.ok(
+      warnings.some((w) => /RingCentral answer GET \S+ ended after 40 of \d+ bytes.*trying again/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(!warnings.some((w) => /did not answer/.test(w)), 'a cut is noticed, not waited out');
+    assert.ok(
+      warnings.some((w) => /invalid JSON \(malformed or cut short, \d+ bytes\); trying again/.test(w)),
     );
   });
 
@@ -254,9 +386,9 @@ describe('RcClient against the simulator', () => {
     assert.equal((await sha256Of(content.body)).sha256, s.expectedContent(rec.id).sha256);
   });
 
-  it('fails a download cut short, reset or stalled', async () => {
+  it('fails a download cut short, reset or stalled when resuming is off', async () => {
     const s = await sim();
-    const c = client(s, { idleTimeoutMs: 400 });
+    const c = client(s, { idleTimeoutMs: 400, maxResumes: 0 });
     const [a, b, d] = s.allRecordings().filter((r) => r.bytes > 10_000);
     s.fault({ kind: 'close-early', host: 'media', match: a.id, afterBytes: 5000 });
     const cut = await c.openContent(a.contentUri);
@@ -274,6 +406,119 @@ describe('RcClient against the simulator', () => {
     const t = Date.now();
     await assert.rejects(sha256Of(stalled.body), /stalled: no data for 0\.4 s after 2000 of/);
     assert.ok(Date.now() - t < 3000);
+  });
+
+  it('resumes a download cut short, reset or stalled with Range from the byte it reached', async () => {
+    const s = await sim();
+    const warnings: string[] = [];
+    const c = client(s, {
+      idleTimeoutMs: 400,
+      log: (level, message) => level === 'warn' && warnings.push(message),
+    });
+    const [a, b, d] = s.allRecordings().filter((r) => r.bytes > 10_000);
+    s.fault({ kind: 'close-early', host: 'media', match: a.id, afterBytes: 5000 });
+    s.fault({ kind: 'reset', host: 'media', match: b.id, afterBytes: 3000 });
+    s.fault({ kind: 'stall', host: 'media', match: d.id, afterBytes: 2000 });
+    for (const rec of [a, b, d]) {
+      const content = await c.openContent(rec.contentUri);
+      assert.equal(content.contentLength, rec.bytes, 'the whole file is announced');
+      const digest = await sha256Of(content.body);
+      assert.equal(digest.sha256, s.expectedContent(rec.id).sha256, `${rec.id}: the whole file, right`);
+      assert.equal(digest.bytes, rec.bytes);
+    }
+    const media = (id: string) =>
+      s.requestLog
+        .filter((r) => r.host === 'media' && r.path.includes(id))
+        .map((r) => [r.status, r.range ?? null]);
+    assert.deepEqual(media(a.id), [
+      [200, null],
+      [206, 'bytes=5000-'],
+    ]);
+    assert.deepEqual(media(d.id), [
+      [200, null],
+      [206, 'bytes=2000-'],
+    ]);
+    // A reset may lose what was still in the socket's buffers: the rest is asked for from the
+    // last byte that arrived.
+    const reset = media(b.id);
+    assert.equal(reset.length, 2);
+    const from = Number(/^bytes=(\d+)-$/.exec(String(reset[1][1]))?.[1] ?? 0);
+    assert.ok(from <= 3000, `resumed from byte ${from}`);
+    const sizes = a.bytes + b.bytes + d.bytes;
+    assert.equal(
+      s.stats.contentBytesServed,
+      sizes + (3000 - from),
+      'only bytes lost in the reset were sent twice',
+    );
+    assert.ok(
+      warnings.some((w) => /ended after 5000 of \d+ bytes.*asking for the rest from byte 5000/.test(w)),
+    );
+  });
+
+  it('a server that ignores Range sends the file again: the part already delivered is skipped', async () => {
+    const s = await sim({ mediaRanges: false });
+    const c = client(s);
+    const rec = s.allRecordings().find((r) => r.bytes > 10_000)!;
+    s.fault({ kind: 'close-early', host: 'media', match: rec.id, afterBytes: 6000 });
+    const content = await c.openContent(rec.contentUri);
+    const digest = await sha256Of(content.body);
+    assert.equal(digest.sha256, s.expectedContent(rec.id).sha256);
+    assert.equal(digest.bytes, rec.bytes);
+    const media = s.requestLog.filter((r) => r.host === 'media');
+    assert.deepEqual(
+      media.map((r) => [r.status, r.range ?? null]),
+      [
+        [200, null],
+        [200, 'bytes=6000-'],
+      ],
+    );
+    assert.equal(s.stats.downloads.ranged, 0);
+  });
+
+  it('gives up after maxResumes cuts, with the byte reached in the error', async () => {
+    const s = await sim();
+    const c = client(s, { maxResumes: 2 });
+    const rec = s.allRecordings().find((r) => r.bytes > 30_000)!;
+    s.fault({ kind: 'close-early', host: 'media', match: rec.id, afterBytes: 4000, times: Infinity });
+    const content = await c.openContent(rec.contentUri);
+    await assert.rejects(sha256Of(content.body), (err: RcApiError) => {
+      assert.equal(err.errorCode, 'IncompleteContent');
+      assert.match(
+        err.message,
+        new RegExp(`ended after 12000 of ${rec.bytes} bytes.*\\(after 2 resumed requests\\)`),
+      );
+      return true;
+    });
+    const media = s.requestLog.filter((r) => r.host === 'media');
+    assert.deepEqual(
+      media.map((r) => r.range ?? null),
+      [null, 'bytes=4000-', 'bytes=8000-'],
+    );
+  });
+
+  it('each resumed request counts in the budget of the download group (Medium for an attachment)', async () => {
+    const s = await sim({ rateWindowSec: 60, rateLimits: { Medium: 40 } });
+    const c = client(s);
+    const message = s.allMessages().find((m) => m.attachments.some((x) => x.size > 5000))!;
+    const attachment = message.attachments.find((x) => x.size > 5000)!;
+    const match = `/content/${attachment.id}`;
+    s.fault({ kind: 'close-early', host: 'media', match, afterBytes: 1000 });
+    s.fault({ kind: 'close-early', host: 'media', match, afterBytes: 1000 });
+    const before = c.budget('Medium').snapshot().usedInWindow;
+    const content = await c.openContent(attachment.uri, { group: 'Medium' });
+    const digest = await sha256Of(content.body);
+    assert.equal(digest.sha256, s.expectedAttachment(message.id, attachment.id).sha256);
+    const media = s.requestLog.filter((r) => r.host === 'media');
+    assert.deepEqual(
+      media.map((r) => [r.group, r.range ?? null]),
+      [
+        ['Medium', null],
+        ['Medium', 'bytes=1000-'],
+        ['Medium', 'bytes=2000-'],
+      ],
+    );
+    assert.equal(c.budget('Medium').snapshot().usedInWindow - before, 3, 'three requests spent of Medium');
+    assert.equal(c.budget('Heavy').snapshot().usedInWindow, 0, 'none of Heavy');
   });
 
   it('aborts the download when its body is destroyed', async () => {

@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import net from 'node:net';
@@ -307,6 +308,25 @@ describe('SftpStorage against a real OpenSSH sshd', () => {
       s.put('sub/f.txt', Readable.from([Buffer.from('x')])),
       /cannot store sub\/f\.txt: .*permission denied for user/i,
     );
+  });
+
+  it('a full disk (status 4, FAILURE) is said to be one, and nothing is left behind', async () => {
+    const s = storage();
+    const { uid, gid } = statSync(sshd.root); // the SFTP user's
+    const dir = path.join(sshd.root, 'full');
+    mkdirSync(dir);
+    chownSync(dir, uid, gid);
+    // The upload's .part leads to /dev/full, where every write fails with ENOSPC, which OpenSSH's
+    // sftp server answers with the bare status 4, as it does for a full disk or quota.
+    symlinkSync('/dev/full', path.join(dir, 'rec.mp3.part'));
+    await assert.rejects(s.put('full/rec.mp3', Readable.from([randomBytes(100_000)])), (err: Error) => {
+      assert.match(
+        err.message,
+        /^SFTP 127\.0\.0\.1:\d+: cannot store full\/rec\.mp3: the server refused the write, often a full disk or quota \(SFTP status 4: .+\)$/,
+      );
+      return true;
+    });
+    assert.deepEqual(walk(dir), [], 'no target, and the .part is removed');
   });
 
   it('connection refused is explained', async () => {
