@@ -17,6 +17,12 @@ export interface NodeDefaults<T extends Settings> {
    * was saved before the setting existed and keeps doing what it did then.
    */
   readonly whenMissing?: Settings;
+  /**
+   * What the runtime takes for a setting left empty, after its environment variable if it has
+   * one; the dialog says so in the field's placeholder instead of filling the value in (which
+   * would override the variable).
+   */
+  readonly whenEmpty?: Settings;
 }
 
 const sourceCommon = {
@@ -87,7 +93,94 @@ export const FOLDER_SINK = {
   value: { directory: '', ...SINK.value },
 } as const satisfies NodeDefaults<Settings>;
 
-/** The defaults of each flow node type of the pack that has settings of its own. */
+// Config nodes. Empty text fields of the RingCentral login, SFTP and S3 take their environment
+// variables (RC_SERVER, SFTP_*, S3_*): their defaults stay empty.
+
+export const RC_CONFIG = {
+  value: {
+    // Empty: RC_SERVER, else production.
+    server: '',
+    serverUrl: '',
+    // What RingCentral keeps by default (lib/retention.ts reads these); 0: no limit.
+    retentionRecordingDays: 90,
+    retentionRecordingCount: 100000,
+    retentionMessageDays: 30,
+    retentionCallLogDays: 365,
+    retentionTextDays: 0,
+  },
+} as const satisfies NodeDefaults<Settings>;
+
+export const DROPBOX_ACCOUNT = {
+  value: { clientId: '', root: '/RingCentral Archive', account: '', endpoint: '' },
+} as const satisfies NodeDefaults<Settings>;
+
+export const BOX_ACCOUNT = {
+  value: {
+    authMode: 'oauth',
+    clientId: '',
+    subjectType: 'enterprise',
+    subjectId: '',
+    rootPath: 'RingCentral Archive',
+    account: '',
+    endpoint: '',
+  },
+  // Written without a folder, an account writes at the top of the drive.
+  whenMissing: { rootPath: '' },
+} as const satisfies NodeDefaults<Settings>;
+
+export const GDRIVE_ACCOUNT = {
+  value: {
+    authMode: 'oauth',
+    clientId: '',
+    driveId: '',
+    rootPath: 'RingCentral Archive',
+    account: '',
+    endpoint: '',
+  },
+  whenMissing: { rootPath: '' },
+} as const satisfies NodeDefaults<Settings>;
+
+export const SFTP_SERVER = {
+  value: { host: '', port: '', username: '', root: '', hostFingerprint: '', privateKeyFile: '' },
+  whenEmpty: { port: 22 },
+} as const satisfies NodeDefaults<Settings>;
+
+export const S3_BUCKET = {
+  value: {
+    bucket: '',
+    prefix: 'RingCentral Archive/',
+    region: '',
+    endpoint: '',
+    forcePathStyle: false,
+    storageClass: '',
+    objectLockMode: '',
+    objectLockDays: '',
+    legalHold: false,
+  },
+  // Written without a prefix, a bucket config writes at the top of the bucket (or S3_PREFIX).
+  whenMissing: { prefix: '' },
+  whenEmpty: { region: 'us-east-1' },
+} as const satisfies NodeDefaults<Settings>;
+
+export const SMARSH_ACCOUNT = {
+  value: {
+    host: '',
+    // Empty: the port of the connection security (below).
+    port: '',
+    security: 'starttls',
+    user: '',
+    from: '',
+    to: '',
+    maxMb: 25,
+    ca: '',
+  },
+  whenEmpty: { port: 587 },
+} as const satisfies NodeDefaults<Settings>;
+
+/** Implicit TLS has a port of its own (RFC 8314); STARTTLS and plain SMTP use `whenEmpty.port`. */
+export const SMTP_TLS_PORT = 465;
+
+/** The defaults of each node type of the pack that has settings of its own. */
 export const NODE_DEFAULTS: Readonly<Record<string, NodeDefaults<Settings>>> = {
   'rc-call-log-source': CALL_LOG_SOURCE,
   'rc-message-source': MESSAGE_SOURCE,
@@ -102,6 +195,13 @@ export const NODE_DEFAULTS: Readonly<Record<string, NodeDefaults<Settings>>> = {
   'rc-gdrive-sink': SINK,
   'rc-s3-sink': SINK,
   'rc-smarsh-sink': SMARSH_SINK,
+  'rc-config': RC_CONFIG,
+  'rc-dropbox-account': DROPBOX_ACCOUNT,
+  'rc-box-account': BOX_ACCOUNT,
+  'rc-gdrive-account': GDRIVE_ACCOUNT,
+  'rc-sftp-server': SFTP_SERVER,
+  'rc-s3-bucket': S3_BUCKET,
+  'rc-smarsh-account': SMARSH_ACCOUNT,
 };
 
 /** The value a saved setting stands for: its own, or the default when the flow does not have it. */

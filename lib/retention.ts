@@ -1,4 +1,5 @@
 import type { ItemKind, ItemStatus } from './items';
+import { RC_CONFIG } from './node-defaults';
 
 /**
  * RingCentral's retention (shared/ringcentral/retention-policy.md): what it deletes, and when.
@@ -18,12 +19,13 @@ export interface RetentionSettings {
   textDays: number;
 }
 
+/** The rc-config node's defaults, which the dialog shows too. */
 export const DEFAULT_RETENTION: Readonly<RetentionSettings> = {
-  recordingDays: 90,
-  recordingCount: 100_000,
-  messageDays: 30,
-  callLogDays: 365,
-  textDays: 0,
+  recordingDays: RC_CONFIG.value.retentionRecordingDays,
+  recordingCount: RC_CONFIG.value.retentionRecordingCount,
+  messageDays: RC_CONFIG.value.retentionMessageDays,
+  callLogDays: RC_CONFIG.value.retentionCallLogDays,
+  textDays: RC_CONFIG.value.retentionTextDays,
 };
 
 /** How far back "all retained" reaches for texts, which RingCentral keeps without a time limit. */

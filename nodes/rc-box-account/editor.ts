@@ -2,18 +2,20 @@ declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-an
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
 import { setupStorageTest } from '../shared/storage-test-editor';
+import { BOX_ACCOUNT } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 RED.nodes.registerType('rc-box-account', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    authMode: { value: 'oauth' },
-    clientId: { value: '' },
-    subjectType: { value: 'enterprise' },
-    subjectId: { value: '' },
-    rootPath: { value: 'RingCentral Archive' },
-    account: { value: '' },
-    endpoint: { value: '' },
+    authMode: { value: BOX_ACCOUNT.value.authMode },
+    clientId: { value: BOX_ACCOUNT.value.clientId },
+    subjectType: { value: BOX_ACCOUNT.value.subjectType },
+    subjectId: { value: BOX_ACCOUNT.value.subjectId },
+    rootPath: { value: BOX_ACCOUNT.value.rootPath },
+    account: { value: BOX_ACCOUNT.value.account },
+    endpoint: { value: BOX_ACCOUNT.value.endpoint },
   },
   credentials: {
     clientSecret: oauthCredentialDefs.clientSecret,
@@ -27,6 +29,7 @@ RED.nodes.registerType('rc-box-account', {
     return this.name || (this.account ? `Box: ${this.account}` : 'Box');
   },
   oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
+    showMissingDefaults(this, BOX_ACCOUNT, 'node-config-input');
     const toggle = () => {
       const mode = $('#node-config-input-authMode').val();
       $('.rc-box-client').toggle(mode !== 'jwt');

@@ -1,3 +1,4 @@
+import { BOX_ACCOUNT } from '../../lib/node-defaults';
 import { BoxStorage, boxOAuth } from '../../lib/storage/box';
 import { provideStorage } from '../shared/account';
 import { translator, type Translate } from '../shared/i18n';
@@ -29,7 +30,7 @@ function boxStorage(
   const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
   const endpoint = text(def.endpoint) || undefined;
   const rootPath = text(def.rootPath) || undefined;
-  const mode = def.authMode || 'oauth';
+  const mode = def.authMode || BOX_ACCOUNT.value.authMode;
   if (mode === 'jwt') {
     const config = node.credentials.jwtConfig?.trim();
     if (!config) throw new Error(t('rc-box-account.errors.noJwtConfig'));

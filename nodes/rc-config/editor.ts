@@ -1,3 +1,6 @@
+import { RC_CONFIG } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
+
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -5,18 +8,30 @@ RED.nodes.registerType('rc-config', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    server: { value: 'production' },
+    server: { value: RC_CONFIG.value.server },
     serverUrl: {
-      value: '',
+      value: RC_CONFIG.value.serverUrl,
       validate: function (this: { server: string }, v: string) {
         return this.server !== 'custom' || /^https?:\/\/[^\s]+$/.test(v);
       },
     },
-    retentionRecordingDays: { value: 90, validate: RED.validators.number(true) },
-    retentionRecordingCount: { value: 100000, validate: RED.validators.number(true) },
-    retentionMessageDays: { value: 30, validate: RED.validators.number(true) },
-    retentionCallLogDays: { value: 365, validate: RED.validators.number(true) },
-    retentionTextDays: { value: 0, validate: RED.validators.number(true) },
+    retentionRecordingDays: {
+      value: RC_CONFIG.value.retentionRecordingDays,
+      validate: RED.validators.number(true),
+    },
+    retentionRecordingCount: {
+      value: RC_CONFIG.value.retentionRecordingCount,
+      validate: RED.validators.number(true),
+    },
+    retentionMessageDays: {
+      value: RC_CONFIG.value.retentionMessageDays,
+      validate: RED.validators.number(true),
+    },
+    retentionCallLogDays: {
+      value: RC_CONFIG.value.retentionCallLogDays,
+      validate: RED.validators.number(true),
+    },
+    retentionTextDays: { value: RC_CONFIG.value.retentionTextDays, validate: RED.validators.number(true) },
   },
   credentials: {
     clientId: { type: 'text' },
@@ -29,6 +44,7 @@ RED.nodes.registerType('rc-config', {
     return this.server ? `RingCentral ${this.server}` : 'RingCentral (env)';
   },
   oneditprepare: function (this: { id: string; _(key: string): string }) {
+    showMissingDefaults(this, RC_CONFIG, 'node-config-input');
     const id = this.id;
     const t = (key: string) => this._(key);
     const toggle = () => $('.rc-config-custom-url').toggle($('#node-config-input-server').val() === 'custom');

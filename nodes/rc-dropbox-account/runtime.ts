@@ -1,3 +1,4 @@
+import { DROPBOX_ACCOUNT } from '../../lib/node-defaults';
 import { DropboxStorage, dropboxOAuth } from '../../lib/storage/dropbox';
 import { provideStorage } from '../shared/account';
 import { translator, type Translate } from '../shared/i18n';
@@ -27,7 +28,7 @@ function dropboxStorage(
   const endpoint = text(def.endpoint) || undefined;
   const keeper = tokenKeeper(RED, node, { clientId, endpoint });
   if (!keeper.current()) throw new Error(t('rc-dropbox-account.errors.notConnected'));
-  return new DropboxStorage({ keeper, root: text(def.root) || '/RingCentral Archive', endpoint });
+  return new DropboxStorage({ keeper, root: text(def.root) || DROPBOX_ACCOUNT.value.root, endpoint });
 }
 
 export default function register(RED: RED): void {

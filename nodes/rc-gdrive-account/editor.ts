@@ -2,17 +2,19 @@ declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-an
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import { oauthCredentialDefs, setupConnect, type EditorNode } from '../shared/connect-editor';
 import { setupStorageTest } from '../shared/storage-test-editor';
+import { GDRIVE_ACCOUNT } from '../../lib/node-defaults';
+import { showMissingDefaults } from '../shared/defaults-editor';
 
 RED.nodes.registerType('rc-gdrive-account', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    authMode: { value: 'oauth' },
-    clientId: { value: '' },
-    driveId: { value: '' },
-    rootPath: { value: 'RingCentral Archive' },
-    account: { value: '' },
-    endpoint: { value: '' },
+    authMode: { value: GDRIVE_ACCOUNT.value.authMode },
+    clientId: { value: GDRIVE_ACCOUNT.value.clientId },
+    driveId: { value: GDRIVE_ACCOUNT.value.driveId },
+    rootPath: { value: GDRIVE_ACCOUNT.value.rootPath },
+    account: { value: GDRIVE_ACCOUNT.value.account },
+    endpoint: { value: GDRIVE_ACCOUNT.value.endpoint },
   },
   credentials: {
     clientSecret: oauthCredentialDefs.clientSecret,
@@ -26,6 +28,7 @@ RED.nodes.registerType('rc-gdrive-account', {
     return this.name || (this.account ? `Google Drive: ${this.account}` : 'Google Drive');
   },
   oneditprepare: function (this: EditorNode & { endpoint?: string; account?: string }) {
+    showMissingDefaults(this, GDRIVE_ACCOUNT, 'node-config-input');
     const toggle = () => {
       const oauth = $('#node-config-input-authMode').val() !== 'serviceAccount';
       $('.rc-gdrive-oauth').toggle(oauth);

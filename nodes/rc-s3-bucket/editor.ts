@@ -2,21 +2,22 @@ declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-an
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 import type { EditorNode } from '../shared/connect-editor';
 import { setupStorageTest } from '../shared/storage-test-editor';
+import { S3_BUCKET } from '../../lib/node-defaults';
+import { showEmptyMeaning, showMissingDefaults } from '../shared/defaults-editor';
 
 RED.nodes.registerType('rc-s3-bucket', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    // Empty: S3_BUCKET.
-    bucket: { value: '' },
-    prefix: { value: 'RingCentral Archive/' },
-    region: { value: 'us-east-1' },
-    endpoint: { value: '' },
-    forcePathStyle: { value: false },
-    storageClass: { value: '' },
-    objectLockMode: { value: '' },
+    bucket: { value: S3_BUCKET.value.bucket },
+    prefix: { value: S3_BUCKET.value.prefix },
+    region: { value: S3_BUCKET.value.region },
+    endpoint: { value: S3_BUCKET.value.endpoint },
+    forcePathStyle: { value: S3_BUCKET.value.forcePathStyle },
+    storageClass: { value: S3_BUCKET.value.storageClass },
+    objectLockMode: { value: S3_BUCKET.value.objectLockMode },
     objectLockDays: {
-      value: '',
+      value: S3_BUCKET.value.objectLockDays,
       validate: function (this: { objectLockMode?: string }, v: string) {
         const mode = $('#node-config-input-objectLockMode').length
           ? $('#node-config-input-objectLockMode').val()
@@ -24,7 +25,7 @@ RED.nodes.registerType('rc-s3-bucket', {
         return !mode || /^[1-9]\d*$/.test(String(v));
       },
     },
-    legalHold: { value: false },
+    legalHold: { value: S3_BUCKET.value.legalHold },
   },
   credentials: {
     accessKeyId: { type: 'text' },
@@ -35,6 +36,8 @@ RED.nodes.registerType('rc-s3-bucket', {
     return this.name || (this.bucket ? `s3://${this.bucket}/${this.prefix || ''}` : 'S3 bucket');
   },
   oneditprepare: function (this: EditorNode) {
+    showMissingDefaults(this, S3_BUCKET, 'node-config-input');
+    showEmptyMeaning(this, 'rc-s3-bucket', S3_BUCKET);
     const toggle = () => $('.rc-s3-lock-days').toggle(!!$('#node-config-input-objectLockMode').val());
     $('#node-config-input-objectLockMode').on('change', toggle);
     toggle();

@@ -1,3 +1,4 @@
+import { S3_BUCKET } from '../../lib/node-defaults';
 import { S3Storage } from '../../lib/storage/s3';
 import { s3FieldsFromEnv } from '../../lib/storage/s3-env';
 import { provideStorage } from '../shared/account';
@@ -39,7 +40,7 @@ function s3Storage(def: S3BucketDef, credentials: S3Credentials, t: Translate): 
   return new S3Storage({
     bucket,
     prefix: fields.prefix,
-    region: fields.region || 'us-east-1',
+    region: fields.region || S3_BUCKET.whenEmpty.region,
     endpoint: fields.endpoint,
     forcePathStyle: !!fields.forcePathStyle,
     accessKeyId,

@@ -1,3 +1,4 @@
+import { SFTP_SERVER } from '../../lib/node-defaults';
 import { SftpStorage, sftpOptionsFromEnv } from '../../lib/storage/sftp';
 import type { Node, NodeDef, RED } from '../shared/red';
 import { registerStorageTest } from '../shared/storage-test-route';
@@ -37,7 +38,7 @@ function sftpStorage(def: SftpServerDef, credentials: SftpCredentials): SftpStor
     hostFingerprint: text(def.hostFingerprint) || undefined,
     root: text(def.root) || undefined,
   });
-  return new SftpStorage(options);
+  return new SftpStorage({ ...options, port: options.port ?? SFTP_SERVER.whenEmpty.port });
 }
 
 export default function register(RED: RED): void {

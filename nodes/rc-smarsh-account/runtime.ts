@@ -1,3 +1,4 @@
+import { SMARSH_ACCOUNT, SMTP_TLS_PORT } from '../../lib/node-defaults';
 import { SmarshStorage } from '../../lib/storage/smarsh';
 import { provideStorage } from '../shared/account';
 import { translator, type Translate } from '../shared/i18n';
@@ -33,13 +34,13 @@ function smarshStorage(def: SmarshDef, credentials: SmarshCredentials, t: Transl
   const from = text(def.from);
   const to = text(def.to);
   if (!ADDRESS.test(from) || !ADDRESS.test(to)) throw new Error(t('rc-smarsh-account.errors.addresses'));
-  const maxMb = Number(def.maxMb) || 25;
-  const security = def.security ?? 'starttls';
+  const maxMb = Number(def.maxMb) || SMARSH_ACCOUNT.value.maxMb;
+  const security = def.security || SMARSH_ACCOUNT.value.security;
   const ca = text(def.ca);
   if (ca && !PEM_CERT.test(ca)) throw new Error(t('rc-smarsh-account.errors.ca'));
   return new SmarshStorage({
     host,
-    port: Number(def.port) || (security === 'tls' ? 465 : 587),
+    port: Number(def.port) || (security === 'tls' ? SMTP_TLS_PORT : SMARSH_ACCOUNT.whenEmpty.port),
     secure: security === 'tls',
     requireTLS: security === 'starttls',
     user: text(def.user) || undefined,

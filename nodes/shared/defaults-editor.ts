@@ -22,3 +22,21 @@ export function showMissingDefaults(
     else input.val(String(value));
   }
 }
+
+/**
+ * In the dialog, an empty field whose runtime takes a value of its own says which: the placeholder
+ * `<type>.placeholder.<key>` of the node's catalog, with that value as `__value__`.
+ */
+export function showEmptyMeaning(
+  node: { _(key: string, substitutions?: Record<string, string>): string },
+  type: string,
+  defaults: NodeDefaults<Settings>,
+  prefix = 'node-config-input',
+): void {
+  for (const [key, value] of Object.entries(defaults.whenEmpty ?? {})) {
+    $(`#${prefix}-${key}`).attr(
+      'placeholder',
+      node._(`${type}.placeholder.${key}`, { value: String(value) }),
+    );
+  }
+}

@@ -12,6 +12,7 @@ import { demoFlow } from '../../scripts/demo-flow';
 import { startSimulator, type Simulator } from '../sim/index';
 import {
   closeTrays,
+  configTray,
   launchChromium,
   openEditor,
   packTypes,
@@ -314,6 +315,74 @@ describe('the demo and the examples in the editor', { timeout: 240_000 }, () => 
     );
     assert.equal(await page.locator('#node-input-timeZone').inputValue(), 'UTC');
     await screenshot(page, 'flow-saved-before-sink-dialog');
+    await closeTrays(page);
+  });
+
+  it('config nodes saved before some settings existed load valid, and their dialogs leave the environment in charge', async () => {
+    const { page } = editor;
+    await closeTrays(page);
+    const tab = 'savedbefore00011';
+    await importText(page, [
+      { id: tab, type: 'tab', label: 'configs saved before' },
+      // No prefix (the bucket's top), no region (S3_REGION), no lock or legal hold settings.
+      { id: 'savedbefore00012', type: 'rc-s3-bucket', bucket: 'old-bucket' },
+      // No port (SFTP_PORT, else 22).
+      { id: 'savedbefore00013', type: 'rc-sftp-server', host: '127.0.0.1' },
+      {
+        id: 'savedbefore00014',
+        type: 'rc-s3-sink',
+        z: tab,
+        account: 'savedbefore00012',
+        x: 200,
+        y: 80,
+        wires: [[], []],
+      },
+      {
+        id: 'savedbefore00015',
+        type: 'rc-sftp-sink',
+        z: tab,
+        server: 'savedbefore00013',
+        x: 200,
+        y: 160,
+        wires: [[], []],
+      },
+    ]);
+    const shown = await showTab(page, 'configs saved before');
+    assert.deepEqual(
+      shown.configs.map((c) => [c.type, c.valid !== false, c.errors]).sort(),
+      [
+        ['rc-s3-bucket', true, []],
+        ['rc-sftp-server', true, []],
+      ],
+      'both config nodes are valid',
+    );
+    const byType = Object.fromEntries(shown.nodes.map((n) => [n.type, n]));
+
+    const openConfig = async (sinkId: string, property: string) => {
+      await openDialog(page, sinkId);
+      await page.locator(`#node-input-btn-${property}-edit`).click();
+      const tray = configTray(page);
+      await tray.locator('#node-config-dialog-edit-form').waitFor();
+      await settled(tray);
+    };
+    await openConfig(byType['rc-s3-sink'].id, 'account');
+    assert.equal(await page.locator('#node-config-input-bucket').inputValue(), 'old-bucket');
+    assert.equal(
+      await page.locator('#node-config-input-prefix').inputValue(),
+      '',
+      'the top, as the runtime writes',
+    );
+    const region = page.locator('#node-config-input-region');
+    assert.equal(await region.inputValue(), '', 'no region filled in over S3_REGION');
+    assert.equal(await region.getAttribute('placeholder'), 'empty: S3_REGION, else us-east-1');
+    assert.equal(await page.locator('#node-config-input-legalHold').isChecked(), false);
+    await screenshot(page, 'config-saved-before-s3-dialog');
+    await closeTrays(page);
+
+    await openConfig(byType['rc-sftp-sink'].id, 'server');
+    const port = page.locator('#node-config-input-port');
+    assert.equal(await port.inputValue(), '', 'no port filled in over SFTP_PORT');
+    assert.equal(await port.getAttribute('placeholder'), 'SFTP_PORT, else 22');
     await closeTrays(page);
   });
 

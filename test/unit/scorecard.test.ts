@@ -102,10 +102,103 @@ interface EditorDefinition {
   category: string;
   defaults: Record<string, EditorDefault>;
   label?(this: object): string;
+  oneditprepare?(this: object): void;
+}
+
+/** Opens the dialog of a node saved as `saved`, as the editor does: what its fields then show. */
+function openDialog(type: string, saved: Record<string, unknown>): DialogStandIn {
+  const html = readFileSync(join(root, 'dist', 'nodes', type, `${type}.html`), 'utf8');
+  const dialog = new DialogStandIn(html, type);
+  const editor = editorDefinition(type, dialog);
+  const prefix = editor.category === 'config' ? 'node-config-input' : 'node-input';
+  // Node-RED fills the fields the saved node has; the rest keep the template's (empty) value.
+  for (const [key, value] of Object.entries(saved)) {
+    if (value === undefined) continue;
+    if (typeof value === 'boolean') dialog.checked.set(`${prefix}-${key}`, value);
+    else dialog.values.set(`${prefix}-${key}`, String(value));
+  }
+  const node = {
+    id: 'saved0000000001',
+    ...saved,
+    _: (key: string, substitutions?: Record<string, string>) => message(type, key, substitutions),
+  };
+  editor.oneditprepare!.call(node);
+  return dialog;
+}
+
+/**
+ * A stand-in for the jQuery of an edit dialog, enough for a dialog's oneditprepare: it knows the
+ * inputs of the node's template (their ids and whether each is a checkbox), and records what the
+ * script puts in them.
+ */
+class DialogStandIn {
+  readonly values = new Map<string, string>();
+  readonly checked = new Map<string, boolean>();
+  readonly placeholders = new Map<string, string>();
+  private readonly checkboxes = new Set<string>();
+  private readonly inputs = new Set<string>();
+
+  constructor(html: string, type: string) {
+    const start = html.indexOf(`data-template-name="${type}"`);
+    const template = html.slice(start, html.indexOf('</script>', start));
+    for (const tag of template.match(/<(input|select|textarea)\b[^>]*>/g) ?? []) {
+      const id = /\bid="([^"]+)"/.exec(tag)?.[1];
+      if (!id) continue;
+      this.inputs.add(id);
+      if (/\btype="checkbox"/.test(tag)) this.checkboxes.add(id);
+    }
+  }
+
+  /** The `$` the script sees: every call chains, as jQuery's do. */
+  readonly $ = (selector: unknown): unknown => {
+    const id = typeof selector === 'string' && selector.startsWith('#') ? selector.slice(1) : '';
+    const known = this.inputs.has(id);
+    const element: Record<string, unknown> = new Proxy(
+      {},
+      {
+        get: (_target, name) => {
+          if (name === 'length') return known ? 1 : 0;
+          if (name === 'val')
+            return (value?: unknown) => {
+              if (value === undefined) return this.values.get(id) ?? '';
+              this.values.set(id, String(value));
+              return element;
+            };
+          if (name === 'prop')
+            return (key: string, value?: unknown) => {
+              if (value === undefined) return this.checked.get(id) ?? false;
+              if (key === 'checked') this.checked.set(id, value === true);
+              return element;
+            };
+          if (name === 'is') return () => this.checkboxes.has(id);
+          if (name === 'attr')
+            return (key: string, value?: unknown) => {
+              if (value === undefined)
+                return key === 'type' && this.checkboxes.has(id) ? 'checkbox' : undefined;
+              if (key === 'placeholder') this.placeholders.set(id, String(value));
+              return element;
+            };
+          return () => element;
+        },
+      },
+    );
+    return element;
+  };
+}
+
+/** The node's message in its en-US catalog, with `__name__` substituted as Node-RED's i18next does. */
+function message(type: string, key: string, substitutions: Record<string, string> = {}): string {
+  const catalog = JSON.parse(
+    readFileSync(join(root, 'nodes', type, 'locales', 'en-US', `${type}.json`), 'utf8'),
+  ) as Record<string, unknown>;
+  let found: unknown = catalog;
+  for (const part of key.split('.')) found = (found as Record<string, unknown> | undefined)?.[part];
+  assert.equal(typeof found, 'string', `${key} is in the catalog of ${type}`);
+  return (found as string).replace(/__(\w+)__/g, (_, name: string) => substitutions[name] ?? '');
 }
 
 /** Runs a node's built editor script against a stand-in for the editor's RED, as the browser does. */
-function editorDefinition(type: string): EditorDefinition {
+function editorDefinition(type: string, dialog?: DialogStandIn): EditorDefinition {
   const html = readFileSync(join(root, 'dist', 'nodes', type, `${type}.html`), 'utf8');
   const registered: Record<string, EditorDefinition> = {};
   const number = (blank?: boolean) => (v: unknown) =>
@@ -114,7 +207,9 @@ function editorDefinition(type: string): EditorDefinition {
     nodes: { registerType: (t: string, def: EditorDefinition) => (registered[t] = def) },
     validators: { number, regex: (re: RegExp) => (v: unknown) => re.test(String(v)) },
   };
-  for (const script of scripts(html)) runInNewContext(script, { RED, $: () => ({}), window: {} });
+  const window = { location: { origin: 'http://127.0.0.1:1880', pathname: '/' } };
+  for (const script of scripts(html))
+    runInNewContext(script, { RED, $: dialog?.$ ?? (() => ({})), window, URL });
   assert.ok(registered[type], `${type}: the editor script registers the type`);
   return registered[type];
 }
@@ -179,6 +274,72 @@ describe('one default per setting for the editor and the runtime', () => {
       }
     });
   }
+
+  it('every node type of the pack with settings of its own has its defaults in lib/node-defaults', () => {
+    for (const [type] of nodeFiles) {
+      const own = Object.keys(editorDefinition(type).defaults).filter((k) => k !== 'name');
+      if (own.length === 0) continue;
+      assert.ok(NODE_DEFAULTS[type], `${type} is in NODE_DEFAULTS`);
+    }
+    assert.equal(Object.keys(NODE_DEFAULTS).length, 20, 'the 13 flow nodes and the 7 config nodes');
+  });
+
+  for (const [type, defaults] of Object.entries(NODE_DEFAULTS)) {
+    if (!defaults.whenEmpty) continue;
+    it(`${type}: a field the runtime fills when empty stays empty in a new node, and says what it takes`, () => {
+      const dialog = openDialog(type, { ...defaults.value });
+      for (const [key, otherwise] of Object.entries(defaults.whenEmpty!)) {
+        assert.equal(defaults.value[key], '', `${key}: a new node leaves it empty (its variable may apply)`);
+        assert.equal(dialog.values.get(`node-config-input-${key}`), '', `${key}: the field shows empty`);
+        const placeholder = dialog.placeholders.get(`node-config-input-${key}`);
+        assert.ok(
+          placeholder?.includes(String(otherwise)),
+          `${key}: the placeholder says ${String(otherwise)}`,
+        );
+        assert.equal(placeholder, message(type, `${type}.placeholder.${key}`, { value: String(otherwise) }));
+      }
+    });
+  }
+
+  it('an S3 bucket config saved before its prefix, region and lock settings existed: valid, and its dialog shows what the runtime does', () => {
+    const saved = { bucket: 'archive-bucket', endpoint: 'http://127.0.0.1:9000' };
+    const editor = editorDefinition('rc-s3-bucket');
+    for (const [key, def] of Object.entries(editor.defaults)) {
+      if (def.validate)
+        assert.equal(def.validate.call(saved, (saved as Record<string, unknown>)[key]), true, key);
+    }
+    const dialog = openDialog('rc-s3-bucket', saved);
+    // The runtime writes at the top of the bucket: saving the dialog unchanged must not move it.
+    assert.equal(dialog.values.get('node-config-input-prefix'), '');
+    assert.equal(settingOf(NODE_DEFAULTS['rc-s3-bucket'], saved, 'prefix'), '');
+    assert.equal(dialog.values.get('node-config-input-region'), '');
+    assert.equal(dialog.placeholders.get('node-config-input-region'), 'empty: S3_REGION, else us-east-1');
+    assert.equal(dialog.checked.get('node-config-input-legalHold'), false);
+    assert.equal(dialog.checked.get('node-config-input-forcePathStyle'), false);
+    assert.equal(dialog.values.get('node-config-input-bucket'), 'archive-bucket', 'a saved field is kept');
+  });
+
+  it('an SFTP server, a Box and a Drive account and a RingCentral login saved with few settings show what the runtime does', () => {
+    const sftp = openDialog('rc-sftp-server', { host: '127.0.0.1' });
+    assert.equal(sftp.values.get('node-config-input-port'), '', 'the port stays empty: SFTP_PORT, else 22');
+    assert.equal(sftp.placeholders.get('node-config-input-port'), 'SFTP_PORT, else 22');
+    for (const type of ['rc-box-account', 'rc-gdrive-account']) {
+      const dialog = openDialog(type, { clientId: 'app' });
+      assert.equal(dialog.values.get('node-config-input-authMode'), 'oauth', `${type}: the sign-in it uses`);
+      assert.equal(
+        dialog.values.get('node-config-input-rootPath'),
+        '',
+        `${type}: the top of the drive, as it writes`,
+      );
+    }
+    const login = openDialog('rc-config', {});
+    assert.equal(login.values.get('node-config-input-server'), '', 'the server: RC_SERVER, else production');
+    assert.equal(login.values.get('node-config-input-retentionRecordingDays'), '90');
+    assert.equal(login.values.get('node-config-input-retentionTextDays'), '0');
+    const smarsh = openDialog('rc-smarsh-account', { host: 'relay.example.com', security: 'tls' });
+    assert.equal(smarsh.values.get('node-config-input-port'), '', 'the port of the security chosen');
+    assert.equal(smarsh.values.get('node-config-input-maxMb'), '25');
+  });
 
   it('a call-log source saved before "archive" existed says what it archives: recordings only', () => {
     const editor = editorDefinition('rc-call-log-source');
