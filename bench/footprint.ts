@@ -6,17 +6,27 @@
 //
 //   npm run bench:footprint                (writes its section of BENCHMARKS.md)
 //   BENCH_REPEATS=1 npm run bench:footprint   (one round; prints, leaves BENCHMARKS.md alone)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { machineLine, writeSection } from './report';
 
 const root = join(__dirname, '..');
 const REPEATS = Number(process.env.BENCH_REPEATS) || 3;
 const TARGET_MB = 90;
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+/**
+ * Runs the npm that runs `npm run bench:footprint` (the user's), not one a dev dependency put on
+ * the script's PATH, with this Node: a run under another Node installs what that Node gets.
+ */
+function npm(args: string[], options: { cwd?: string; stdio?: StdioOptions } = {}): string {
+  const cli = process.env.npm_execpath;
+  const [cmd, argv] =
+    cli && /npm-cli\.js$/.test(cli)
+      ? [process.execPath, [cli, ...args]]
+      : [process.platform === 'win32' ? 'npm.cmd' : 'npm', args];
+  return execFileSync(cmd, argv, { ...options, encoding: 'utf8' }) ?? '';
+}
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   name: string;
@@ -29,7 +39,6 @@ const nodeRedSpec = `node-red@${pkg.devDependencies['node-red']}`;
 interface Measure {
   mb: number;
   packages: number;
-  seconds: number;
   /** MB of each top-level package (scoped ones by scope) in node_modules. */
   largest: Array<[string, number]>;
 }
@@ -44,12 +53,10 @@ function install(specs: string[]): Measure {
   const dir = mkdtempSync(join(os.tmpdir(), 'rc-footprint-'));
   try {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'footprint', private: true }));
-    const t0 = performance.now();
-    execFileSync(npm, ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', ...specs], {
+    npm(['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', ...specs], {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const seconds = (performance.now() - t0) / 1000;
     const modules = join(dir, 'node_modules');
     const lock = JSON.parse(readFileSync(join(modules, '.package-lock.json'), 'utf8')) as {
       packages: Record<string, unknown>;
@@ -59,7 +66,7 @@ function install(specs: string[]): Measure {
       .map((name): [string, number] => [name, duMb(join(modules, name))])
       .sort((a, b) => b[1] - a[1])
       .slice(0, 8);
-    return { mb: duMb(modules), packages: Object.keys(lock.packages).length, seconds, largest };
+    return { mb: duMb(modules), packages: Object.keys(lock.packages).length, largest };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -67,9 +74,8 @@ function install(specs: string[]): Measure {
 
 function pack(into: string): string {
   // prepack builds dist/ first, so the tarball is what would be published.
-  const out = execFileSync(npm, ['pack', '--silent', '--pack-destination', into], {
+  const out = npm(['pack', '--silent', '--pack-destination', into], {
     cwd: root,
-    encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return join(into, out.trim().split('\n').pop()!);
@@ -102,7 +108,6 @@ function main(): void {
         min: round(Math.min(...mbs)),
         max: round(Math.max(...mbs)),
         packages: median(ms.map((m) => m.packages)),
-        seconds: round(median(ms.map((m) => m.seconds))),
       };
     };
     const p = summary('pack');
@@ -112,16 +117,16 @@ function main(): void {
     const addedPackages = b.packages - r.packages;
     const largest = rows.pack[0].largest.map(([name, mb]) => `${name} ${round(mb)}`).join(', ');
     const line = (what: string, s: ReturnType<typeof summary>) =>
-      `| ${what} | ${s.mb} | ${s.min}–${s.max} | ${s.packages} | ${s.seconds} |`;
+      `| ${what} | ${s.mb} | ${s.min}–${s.max} | ${s.packages} |`;
     const body = [
-      `${machineLine()}, npm ${execFileSync(npm, ['--version'], { encoding: 'utf8' }).trim()}, with \`npm run bench:footprint\` (bench/footprint.ts).`,
+      `${machineLine()}, npm ${npm(['--version']).trim()}, with \`npm run bench:footprint\` (bench/footprint.ts).`,
       '',
       `\`npm pack\` (${round(tarballMb)} MB tarball), then \`npm install --omit=dev <tarball>\` into an empty directory, ` +
         `${REPEATS} times; node_modules measured with \`du\` and npm's package count. ${nodeRedSpec} alone and ` +
         `together with the tarball are installed the same way. Target: the pack alone at most ${TARGET_MB} MB.`,
       '',
-      '| install | MB (median) | MB (min–max) | packages | seconds |',
-      '|---|---|---|---|---|',
+      '| install | MB (median) | MB (min–max) | packages |',
+      '|---|---|---|---|',
       line('the pack alone', p),
       line('Node-RED alone', r),
       line('Node-RED and the pack', b),
