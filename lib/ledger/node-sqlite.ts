@@ -96,10 +96,30 @@ class NodeSqliteDatabase implements Database {
 }
 
 /** Throws ERR_UNKNOWN_BUILTIN_MODULE before Node 22.13 (22.5 to 22.12: without --experimental-sqlite). */
+/**
+ * Requires `node:sqlite` without the ExperimentalWarning Node prints on its first load: the ledger
+ * falls back to it on purpose, and a Node-RED user can do nothing about the warning. Every other
+ * warning, also another ExperimentalWarning, still goes through.
+ */
+function requireNodeSqlite(): NodeSqliteModule {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (type === 'ExperimentalWarning' && /^SQLite is an experimental feature/.test(text)) return;
+    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('node:sqlite') as NodeSqliteModule;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 export function loadNodeSqlite(): Driver {
-  // Loaded only when chosen: Node prints an ExperimentalWarning on first load.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DatabaseSync } = require('node:sqlite') as NodeSqliteModule;
+  // Loaded only when chosen.
+  const { DatabaseSync } = requireNodeSqlite();
   return {
     name: 'node:sqlite',
     open: (file, timeout) => new NodeSqliteDatabase(new DatabaseSync(file, { timeout }), file),

@@ -2,20 +2,7 @@ import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from '
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { BoxCcgAuth, BoxClient, BoxDeveloperTokenAuth, BoxJwtAuth, CcgConfig, JwtConfig } from 'box-node-sdk';
-import { BaseUrls, NetworkSession } from 'box-node-sdk/lib/networking/index';
-import type {
-  Authentication,
-  FetchOptions,
-  FetchResponse,
-  RetryStrategy,
-} from 'box-node-sdk/lib/networking/index';
-import { BoxApiError, BoxSdkError } from 'box-node-sdk/lib/box/errors';
-import { AuthorizationManager } from 'box-node-sdk/lib/managers/authorization';
-import type { AccessToken } from 'box-node-sdk/lib/schemas/accessToken';
-import type { UploadPart } from 'box-node-sdk/lib/schemas/uploadPart';
-import { deserializeUploadedPart } from 'box-node-sdk/lib/schemas/uploadedPart';
-import type { FileFull } from 'box-node-sdk/lib/schemas/fileFull';
+import { setTimeout as delay } from 'node:timers/promises';
 import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
 import { CheckSteps, type CheckReport } from './check';
@@ -31,9 +18,11 @@ import {
 import type { PutOptions, PutResult, StorageAdapter } from './types';
 
 /**
- * Box storage through the generated Box SDK. Small files go in one upload carrying the SHA-1 in
- * `content-md5` (Box rejects bytes that do not match it); larger ones go through an upload session,
- * one part in memory at a time, each part with its own SHA-1 digest and the whole file's at commit.
+ * Box storage through Box's documented HTTPS endpoints (token, folders, uploads, upload sessions),
+ * called directly: the few requests the archive makes do not justify the SDK's 37 MB. Small files
+ * go in one upload carrying the SHA-1 in `content-md5` (Box rejects bytes that do not match it);
+ * larger ones go through an upload session, one part in memory at a time, each part with its own
+ * SHA-1 digest and the whole file's at commit.
  * Box allows one item of a name per folder, so the name conflict (409 item_name_in_use, with the
  * existing file's SHA-1) tells whether the path already holds the same bytes.
  */
@@ -46,8 +35,10 @@ const TOKEN_URL = 'https://api.box.com/oauth2/token';
 const AUTHORIZE_URL = 'https://account.box.com/api/oauth2/authorize';
 /** Box's smallest file for an upload session. */
 const DEFAULT_THRESHOLD = 20 * 1024 * 1024;
-/** How often the SDK may re-ask a commit that answered 202 (still processing parts) before we do. */
+/** How often a commit that answered 202 (still processing parts) is asked again before withRetry takes over. */
 const COMMIT_POLLS = 10;
+/** A token from a grant (CCG, JWT) is replaced this long before Box says it expires. */
+const TOKEN_EARLY_MS = 60_000;
 
 export type BoxAuth =
   | { kind: 'ccg'; clientId: string; clientSecret: string; enterpriseId?: string; userId?: string }
@@ -96,10 +87,6 @@ function hostsFor(endpoint: string | undefined): Hosts {
   };
 }
 
-function baseUrlsFor(hosts: Hosts): BaseUrls {
-  return new BaseUrls({ baseUrl: hosts.baseUrl, uploadUrl: hosts.uploadUrl, oauth2Url: hosts.oauth2Url });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -124,7 +111,7 @@ interface BoxErrorBody {
   context_info?: { conflicts?: unknown };
 }
 
-/** A ProviderError for an error answer of Box (to one of the SDK's requests or one of ours). */
+/** A ProviderError for an error answer of Box. */
 function apiError(
   status: number,
   body: BoxErrorBody,
@@ -156,24 +143,21 @@ function apiError(
 }
 
 /**
- * A ProviderError from what the SDK threw. Only the status, Box's code and message go into it:
- * the SDK's error also holds the request headers (the Authorization header), so it is not kept
- * as the cause.
+ * A ProviderError from what a request threw: a connection that failed or broke is retryable when
+ * transient; an abort stays the AbortError. Only Box's status, code and message go into errors,
+ * never the request (its Authorization header).
  */
 function classify(err: unknown): unknown {
   if (err instanceof ProviderError) return err;
-  if (err instanceof BoxApiError) {
-    const body = (err.responseInfo.body ?? {}) as BoxErrorBody;
-    return apiError(err.responseInfo.statusCode, body, err.responseInfo.headers, err.requestInfo.url);
+  const e = err as { name?: string; message?: string; cause?: { message?: string } } | undefined;
+  if (e?.name === 'AbortError') return err;
+  if (isTransientNetworkError(err)) {
+    return new ProviderError(`${LABEL}: ${e?.cause?.message ?? e?.message ?? String(err)}`, {
+      retryable: true,
+    });
   }
-  if (err instanceof BoxSdkError) {
-    // Status 0: the request never got an answer; the cause says whether to try again.
-    const cause = err.error;
-    if (cause && isTransientNetworkError(cause)) {
-      return new ProviderError(`${LABEL}: ${cause.message}`, { retryable: true });
-    }
-    if (cause?.name === 'AbortError') return cause;
-    return new ProviderError(`${LABEL}: ${err.message}`, { retryable: false });
+  if (err instanceof TypeError && e?.message === 'fetch failed') {
+    return new ProviderError(`${LABEL}: ${e.cause?.message ?? e.message}`, { retryable: false });
   }
   return err;
 }
@@ -185,14 +169,14 @@ interface RawResponse {
 }
 
 /**
- * One request with a Buffer body through node:http(s), answered with JSON. A failure to connect
- * or a broken connection becomes a ProviderError as classify() makes of the SDK's (retryable when
- * transient); an abort stays the AbortError.
+ * One request through node:http(s) with its body sent from the buffers given (none copied),
+ * answered with JSON. A failure to connect or a broken connection becomes a ProviderError
+ * (retryable when transient); an abort stays the AbortError.
  */
 function sendBuffer(
   url: string,
   method: string,
-  body: Buffer,
+  body: Buffer | Buffer[],
   headers: Record<string, string>,
   agent: http.Agent | undefined,
   signal: AbortSignal | undefined,
@@ -204,9 +188,11 @@ function sendBuffer(
       if (err.name === 'AbortError') return reject(err);
       reject(new ProviderError(`${LABEL}: ${err.message}`, { retryable: isTransientNetworkError(err) }));
     };
+    const pieces = Array.isArray(body) ? body : [body];
+    const length = pieces.reduce((n, b) => n + b.length, 0);
     const req = request(
       target,
-      { method, headers: { ...headers, 'content-length': String(body.length) }, agent, signal },
+      { method, headers: { ...headers, 'content-length': String(length) }, agent, signal },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -227,7 +213,8 @@ function sendBuffer(
       },
     );
     req.on('error', fail);
-    req.end(body);
+    for (const piece of pieces) req.write(piece);
+    req.end();
   });
 }
 
@@ -252,33 +239,12 @@ function isNameInUse(err: unknown): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SDK plumbing
+// Tokens
 
-/**
- * The SDK's own retries are replaced: 429/5xx go through withRetry (Retry-After honoured, one part
- * at a time, abortable). The SDK only re-asks a commit that answered 202 + Retry-After, and once
- * after a 401, with a token the auth object refreshed.
- */
-class SdkRetry implements RetryStrategy {
-  constructor(private readonly maxDelayMs: number) {}
-
-  async shouldRetry(options: FetchOptions, response: FetchResponse, attempt: number): Promise<boolean> {
-    if (options.cancellationToken?.aborted) return false;
-    if (response.status === 202 && headerOf(response.headers, 'retry-after') !== undefined) {
-      return attempt < COMMIT_POLLS;
-    }
-    if (response.status === 401 && options.auth && attempt === 1) {
-      await options.auth.refreshToken(options.networkSession);
-      return true;
-    }
-    return false;
-  }
-
-  retryAfter(_options: FetchOptions, response: FetchResponse): number {
-    if (response.status !== 202) return 0;
-    const ms = parseRetryAfter(headerOf(response.headers, 'retry-after')) ?? 1000;
-    return Math.min(ms, this.maxDelayMs) / 1000;
-  }
+/** Where the requests get their bearer token; refresh() replaces one that Box refused. */
+interface BoxTokens {
+  get(signal?: AbortSignal): Promise<string>;
+  refresh(signal?: AbortSignal): Promise<string>;
 }
 
 interface TokenResponse {
@@ -300,6 +266,8 @@ async function postToken(
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams(form).toString(),
     signal,
+  }).catch((err: unknown) => {
+    throw classify(err);
   });
   const text = await res.text();
   let body: TokenResponse = {};
@@ -332,10 +300,10 @@ function tokensFrom(body: TokenResponse): OAuthTokens {
 }
 
 /**
- * OAuth tokens from the keeper for the SDK. Box rotates refresh tokens (each works once), so a new
- * set is handed to keeper.save() before its access token is used.
+ * OAuth tokens from the keeper. Box rotates refresh tokens (each works once), so a new set is
+ * handed to keeper.save() before its access token is used.
  */
-class KeeperAuth implements Authentication {
+class KeeperAuth implements BoxTokens {
   private readonly tokens: KeeperTokens;
 
   constructor(keeper: TokenKeeper, tokenUrl: string) {
@@ -361,57 +329,130 @@ class KeeperAuth implements Authentication {
     );
   }
 
-  async retrieveToken(): Promise<AccessToken> {
-    return { accessToken: await this.tokens.get() };
+  get(signal?: AbortSignal): Promise<string> {
+    return this.tokens.get(signal);
   }
 
-  async refreshToken(): Promise<AccessToken> {
-    return { accessToken: await this.tokens.refresh() };
-  }
-
-  async retrieveAuthorizationHeader(): Promise<string> {
-    return `Bearer ${await this.tokens.get()}`;
-  }
-
-  revokeToken(): Promise<undefined> {
-    return Promise.reject(new Error(`${LABEL}: revoking is not supported here`));
-  }
-
-  downscopeToken(): Promise<AccessToken> {
-    return Promise.reject(new Error(`${LABEL}: downscoping is not supported here`));
+  refresh(signal?: AbortSignal): Promise<string> {
+    return this.tokens.refresh(signal);
   }
 }
 
 /**
- * JWT app auth that names the signing key. box-node-sdk 10.12 leaves `kid` out of the assertion's
- * header, and Box needs it to pick the public key as soon as the app has two (as while a key is
- * replaced), so the SDK's assertion would then be refused. Same claims, signed here with the key id.
+ * A token from a grant that needs no user (Client Credentials, JWT): kept until shortly before it
+ * expires, then asked for again. Box gives these apps no refresh token.
  */
-class KeyIdJwtAuth extends BoxJwtAuth {
-  private readonly key: KeyObject;
+class GrantAuth implements BoxTokens {
+  private token: { value: string; expiresAt: number } | undefined;
+  private asking: Promise<string> | undefined;
 
-  constructor(config: JwtConfig) {
-    super({ config });
-    try {
-      this.key = createPrivateKey({
-        key: config.privateKey,
-        format: 'pem',
-        passphrase: config.privateKeyPassphrase,
-      });
-    } catch {
-      throw new Error(
-        `${LABEL}: the private key in the JWT app config cannot be read (a wrong passphrase or a damaged key)`,
-      );
-    }
+  constructor(
+    private readonly tokenUrl: string,
+    /** The grant's form fields, made anew for each request (a JWT assertion is single use). */
+    private readonly form: () => Record<string, string>,
+  ) {}
+
+  async get(signal?: AbortSignal): Promise<string> {
+    if (this.token && this.token.expiresAt - TOKEN_EARLY_MS > Date.now()) return this.token.value;
+    return this.refresh(signal);
   }
 
-  override async refreshToken(networkSession?: NetworkSession): Promise<AccessToken> {
+  refresh(signal?: AbortSignal): Promise<string> {
+    this.asking ??= withRetry(() => postToken(this.tokenUrl, this.form(), signal), {
+      attempts: 3,
+      baseDelayMs: 500,
+      signal,
+    })
+      .then((body) => {
+        const expiresIn = body.expires_in ?? 3600;
+        this.token = { value: body.access_token!, expiresAt: Date.now() + expiresIn * 1000 };
+        return body.access_token!;
+      })
+      .finally(() => (this.asking = undefined));
+    return this.asking;
+  }
+}
+
+/** What the JWT grant needs from the app's config JSON (as downloaded from the developer console). */
+interface JwtAppConfig {
+  clientId: string;
+  clientSecret: string;
+  keyId: string;
+  subjectType: 'enterprise' | 'user';
+  subjectId: string;
+  key: KeyObject;
+}
+
+function parseJwtConfig(text: string): JwtAppConfig {
+  const unusable = () =>
+    new Error(`${LABEL}: the JWT app config is not the JSON file from the developer console`);
+  let json: {
+    boxAppSettings?: {
+      clientID?: unknown;
+      clientSecret?: unknown;
+      appAuth?: { publicKeyID?: unknown; privateKey?: unknown; passphrase?: unknown };
+    };
+    enterpriseID?: unknown;
+    userID?: unknown;
+  };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    throw unusable();
+  }
+  const app = json?.boxAppSettings;
+  const auth = app?.appAuth;
+  const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+  const [clientId, clientSecret, keyId, privateKey] = [
+    str(app?.clientID),
+    str(app?.clientSecret),
+    str(auth?.publicKeyID),
+    str(auth?.privateKey),
+  ];
+  const enterpriseId = str(json?.enterpriseID);
+  const userId = str(json?.userID);
+  if (!clientId || !clientSecret || !keyId || !privateKey || (!enterpriseId && !userId)) throw unusable();
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: privateKey, format: 'pem', passphrase: str(auth?.passphrase) });
+  } catch {
+    throw new Error(
+      `${LABEL}: the private key in the JWT app config cannot be read (a wrong passphrase or a damaged key)`,
+    );
+  }
+  return {
+    clientId,
+    clientSecret,
+    keyId,
+    key,
+    ...(enterpriseId
+      ? { subjectType: 'enterprise', subjectId: enterpriseId }
+      : { subjectType: 'user', subjectId: userId }),
+  };
+}
+
+/**
+ * JWT app auth: each token request carries a new assertion signed with the app's key and naming
+ * it (`kid`), which Box needs to pick the public key as soon as the app has two (as while a key is
+ * replaced).
+ */
+class KeyIdJwtAuth extends GrantAuth {
+  constructor(config: JwtAppConfig, tokenUrl: string) {
+    super(tokenUrl, () => ({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion: KeyIdJwtAuth.assertion(config),
+      client_id: config.clientId,
+      client_secret: config.clientSecret,
+    }));
+  }
+
+  private static assertion(config: JwtAppConfig): string {
     const now = Math.floor(Date.now() / 1000);
     const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const input = `${part({ alg: 'RS256', typ: 'JWT', kid: this.config.jwtKeyId })}.${part({
-      iss: this.config.clientId,
-      sub: this.subjectId,
-      box_sub_type: this.subjectType,
+    const input = `${part({ alg: 'RS256', typ: 'JWT', kid: config.keyId })}.${part({
+      iss: config.clientId,
+      sub: config.subjectId,
+      box_sub_type: config.subjectType,
       // Box checks for this audience whichever host the request goes to.
       aud: 'https://api.box.com/oauth2/token',
       jti: randomUUID(),
@@ -419,41 +460,93 @@ class KeyIdJwtAuth extends BoxJwtAuth {
       // Box refuses an assertion living longer than 60 s.
       exp: now + 30,
     })}`;
-    const assertion = `${input}.${sign('sha256', Buffer.from(input), this.key).toString('base64url')}`;
-    const manager = new AuthorizationManager({ networkSession: networkSession ?? new NetworkSession({}) });
-    const token = await manager.requestAccessToken({
-      grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      assertion,
-      clientId: this.config.clientId,
-      clientSecret: this.config.clientSecret,
-    });
-    await this.tokenStorage.store(token);
-    return token;
+    return `${input}.${sign('sha256', Buffer.from(input), config.key).toString('base64url')}`;
   }
 }
 
-function sdkAuth(auth: BoxAuth, hosts: Hosts): Authentication {
+function boxTokens(auth: BoxAuth, hosts: Hosts): BoxTokens {
   switch (auth.kind) {
     case 'ccg':
-      return new BoxCcgAuth({
-        config: new CcgConfig({
-          clientId: auth.clientId,
-          clientSecret: auth.clientSecret,
-          ...(auth.userId ? { userId: auth.userId } : { enterpriseId: auth.enterpriseId }),
-        }),
-      });
-    case 'jwt': {
-      let config: JwtConfig;
-      try {
-        config = JwtConfig.fromConfigJsonString(auth.config);
-      } catch {
-        throw new Error(`${LABEL}: the JWT app config is not the JSON file from the developer console`);
-      }
-      return new KeyIdJwtAuth(config);
-    }
+      return new GrantAuth(hosts.tokenUrl, () => ({
+        grant_type: 'client_credentials',
+        client_id: auth.clientId,
+        client_secret: auth.clientSecret,
+        ...(auth.userId
+          ? { box_subject_type: 'user', box_subject_id: auth.userId }
+          : { box_subject_type: 'enterprise', box_subject_id: auth.enterpriseId ?? '' }),
+      }));
+    case 'jwt':
+      return new KeyIdJwtAuth(parseJwtConfig(auth.config), hosts.tokenUrl);
     case 'oauth':
       return new KeeperAuth(auth.keeper, hosts.tokenUrl);
   }
+}
+
+/**
+ * Box's JSON requests with a bearer token: once more after a 401 with a refreshed token, an error
+ * answer as the ProviderError apiError() makes of it.
+ */
+class BoxHttp {
+  readonly agent: { http: http.Agent; https: https.Agent } = {
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true }),
+  };
+
+  constructor(readonly tokens: BoxTokens) {}
+
+  agentFor(url: string): http.Agent {
+    return url.startsWith('https:') ? this.agent.https : this.agent.http;
+  }
+
+  async send(
+    method: string,
+    url: string,
+    options: { json?: unknown; body?: Buffer[]; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<RawResponse> {
+    const { signal } = options;
+    const body =
+      options.json !== undefined ? [Buffer.from(JSON.stringify(options.json))] : (options.body ?? []);
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      const headers: Record<string, string> = {
+        accept: 'application/json',
+        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
+        authorization: `Bearer ${attempt === 1 ? await this.tokens.get(signal) : await this.tokens.refresh(signal)}`,
+      };
+      const res = await sendBuffer(url, method, body, headers, this.agentFor(url), signal);
+      if (res.status === 401 && attempt === 1) continue;
+      if (res.status >= 200 && res.status < 300) return res;
+      throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers, url);
+    }
+  }
+
+  /** A JSON answer's body, or an error when a 2xx answer had none. */
+  async json<T>(method: string, url: string, options: Parameters<BoxHttp['send']>[2] = {}): Promise<T> {
+    const res = await this.send(method, url, options);
+    if (!res.body || typeof res.body !== 'object')
+      throw new ProviderError(`${LABEL}: ${method} answered ${res.status} without a body`);
+    return res.body as T;
+  }
+
+  close(): void {
+    this.agent.http.destroy();
+    this.agent.https.destroy();
+  }
+}
+
+/** A multipart/form-data body for an upload: the attributes first, then the file, as Box wants. */
+function multipart(attributes: object, file: Buffer): { body: Buffer[]; contentType: string } {
+  const boundary = `rc-archiver-${randomUUID()}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="attributes"\r\n` +
+      `Content-Type: application/json\r\n\r\n${JSON.stringify(attributes)}\r\n` +
+      // The name Box stores comes from the attributes; the part's filename is a constant.
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="file"\r\n` +
+      `Content-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return { body: [head, file, tail], contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,12 +588,29 @@ interface Target {
   path: string;
 }
 
+/** The fields of a file in Box's answers that the adapter reads. */
+interface BoxFile {
+  id: string;
+  sha1?: string;
+  size?: number;
+}
+
+/** A part as the upload session acknowledged it; the commit lists them as they came. */
+interface UploadPart {
+  part_id: string;
+  offset: number;
+  size: number;
+  sha1?: string;
+}
+
+const API = '/2.0';
+
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
 export class BoxStorage implements StorageAdapter {
   readonly provider = 'box';
-  private readonly client: BoxClient;
+  private readonly http: BoxHttp;
   private readonly hosts: Hosts;
   private readonly threshold: number;
   private readonly rootFolderId: string;
@@ -511,13 +621,7 @@ export class BoxStorage implements StorageAdapter {
   constructor(private readonly options: BoxStorageOptions) {
     const hosts = hostsFor(options.endpoint);
     this.hosts = hosts;
-    this.client = new BoxClient({
-      auth: sdkAuth(options.auth, hosts),
-      networkSession: new NetworkSession({
-        baseUrls: baseUrlsFor(hosts),
-        retryStrategy: new SdkRetry(options.retry?.maxDelayMs ?? 120_000),
-      }),
-    });
+    this.http = new BoxHttp(boxTokens(options.auth, hosts));
     this.threshold = options.chunkedThreshold ?? DEFAULT_THRESHOLD;
     if (!Number.isSafeInteger(this.threshold) || this.threshold <= 0)
       throw new RangeError(`chunkedThreshold must be positive, got ${this.threshold}`);
@@ -529,7 +633,7 @@ export class BoxStorage implements StorageAdapter {
     if (this.rootSegments.includes('..')) throw new Error(`${LABEL}: rootPath must not contain ..`);
   }
 
-  /** Runs one SDK call with our retries; an abort surfaces as the signal's reason. */
+  /** Runs one request with our retries; an abort surfaces as the signal's reason. */
   private call<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     return withRetry(
       async () => {
@@ -563,12 +667,14 @@ export class BoxStorage implements StorageAdapter {
     const wanted = name.toLowerCase();
     const limit = 1000;
     for (let offset = 0; ; offset += limit) {
+      const query = new URLSearchParams({
+        fields: 'name,size,sha1',
+        offset: String(offset),
+        limit: String(limit),
+      });
+      const url = `${this.hosts.baseUrl}${API}/folders/${encodeURIComponent(folderId)}/items?${query}`;
       const page = await this.call(
-        () =>
-          this.client.folders.getFolderItems(folderId, {
-            queryParams: { fields: ['name', 'size', 'sha1'], offset, limit },
-            cancellationToken: signal,
-          }),
+        () => this.http.json<{ entries?: unknown[]; total_count?: number }>('GET', url, { signal }),
         signal,
       );
       const entries = page.entries ?? [];
@@ -577,7 +683,7 @@ export class BoxStorage implements StorageAdapter {
         if (item.type === type && item.name?.toLowerCase() === wanted && item.id)
           return { id: item.id, size: item.size, sha1: item.sha1 };
       }
-      if (entries.length < limit || offset + limit >= (page.totalCount ?? 0)) return undefined;
+      if (entries.length < limit || offset + limit >= (page.total_count ?? 0)) return undefined;
     }
   }
 
@@ -585,12 +691,13 @@ export class BoxStorage implements StorageAdapter {
     try {
       const created = await this.call(
         () =>
-          this.client.folders.createFolder(
-            { name, parent: { id: parentId } },
-            { queryParams: { fields: ['id'] }, cancellationToken: signal },
-          ),
+          this.http.json<{ id?: string }>('POST', `${this.hosts.baseUrl}${API}/folders?fields=id`, {
+            json: { name, parent: { id: parentId } },
+            signal,
+          }),
         signal,
       );
+      if (!created.id) throw new ProviderError(`${LABEL}: the new folder ${name} came back without an id`);
       return created.id;
     } catch (err) {
       // Made earlier (or by a run in parallel): Box names the existing folder in the conflict.
@@ -641,12 +748,15 @@ export class BoxStorage implements StorageAdapter {
 
   async check(): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
+    const api = `${this.hosts.baseUrl}${API}`;
     try {
-      await steps.request('login', () => this.call(() => this.client.users.getUserMe(), undefined));
+      await steps.request('login', () =>
+        this.call(() => this.http.send('GET', `${api}/users/me?fields=id`), undefined),
+      );
       const id = await steps.request('folder', async () => {
         const found = (await this.folderId([], true))!;
         await this.call(
-          () => this.client.folders.getFolderById(found, { queryParams: { fields: ['id'] } }),
+          () => this.http.send('GET', `${api}/folders/${encodeURIComponent(found)}?fields=id`),
           undefined,
         );
         return found;
@@ -659,7 +769,10 @@ export class BoxStorage implements StorageAdapter {
         const file = await this.findChild(id, boxName(probe), 'file');
         if (!file)
           throw new ProviderError(`${LABEL}: the probe file ${probe} is not listed in the root folder`);
-        await this.call(() => this.client.files.deleteFileById(file.id), undefined);
+        await this.call(
+          () => this.http.send('DELETE', `${api}/files/${encodeURIComponent(file.id)}`),
+          undefined,
+        );
       });
       return steps.report();
     } catch (err) {
@@ -676,7 +789,7 @@ export class BoxStorage implements StorageAdapter {
 
   async close(): Promise<void> {
     this.folders.clear();
-    (this.client.networkSession.agent as { destroy?: () => void } | undefined)?.destroy?.();
+    this.http.close();
   }
 
   async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
@@ -726,18 +839,26 @@ export class BoxStorage implements StorageAdapter {
     signal?: AbortSignal,
   ): Promise<PutResult> {
     const digest = sha1(chunk).toString('hex');
-    const headers = { contentMd5: digest };
-    let stored: FileFull | undefined;
+    let stored: BoxFile | undefined;
     let newFile = true;
-    try {
-      const res = await this.call(
+    const upload = (path: string, attributes: object) => {
+      const form = multipart(attributes, chunk);
+      return this.call(
         () =>
-          this.client.uploads.uploadFile(
-            { attributes: { name: t.name, parent: { id: t.folderId } }, file: Readable.from([chunk]) },
-            { headers, cancellationToken: signal },
+          this.http.json<{ entries?: BoxFile[] }>(
+            'POST',
+            `${this.hosts.uploadUrl}${API}${path}?fields=id,sha1,size`,
+            {
+              body: form.body,
+              headers: { 'content-type': form.contentType, 'content-md5': digest },
+              signal,
+            },
           ),
         signal,
       );
+    };
+    try {
+      const res = await upload('/files/content', { name: t.name, parent: { id: t.folderId } });
       stored = res.entries?.[0];
     } catch (err) {
       const existing = conflictsOf(err).find((c) => c.type === 'file' && c.id);
@@ -746,15 +867,7 @@ export class BoxStorage implements StorageAdapter {
       if (role === 'content') throw conflictError(t.path);
       // A sidecar replaces what is there: a new version of the same file, not a second file.
       newFile = false;
-      const res = await this.call(
-        () =>
-          this.client.uploads.uploadFileVersion(
-            existing.id!,
-            { attributes: { name: t.name }, file: Readable.from([chunk]) },
-            { headers, cancellationToken: signal },
-          ),
-        signal,
-      );
+      const res = await upload(`/files/${encodeURIComponent(existing.id)}/content`, { name: t.name });
       stored = res.entries?.[0];
     }
     await this.verify(t, stored, digest, newFile);
@@ -764,14 +877,15 @@ export class BoxStorage implements StorageAdapter {
   /** Box's answer must carry the SHA-1 that was sent; a new file that does not is deleted. */
   private async verify(
     t: Target,
-    stored: FileFull | undefined,
+    stored: BoxFile | undefined,
     digest: string,
     newFile: boolean,
   ): Promise<void> {
     const got = stored?.sha1?.toLowerCase();
     if (got === digest) return;
     if (stored?.id && newFile) {
-      await this.call(() => this.client.files.deleteFileById(stored.id), undefined).catch(() => undefined);
+      const url = `${this.hosts.baseUrl}${API}/files/${encodeURIComponent(stored.id)}`;
+      await this.call(() => this.http.send('DELETE', url), undefined).catch(() => undefined);
     }
     throw mismatchError(t.path, digest, got);
   }
@@ -785,14 +899,15 @@ export class BoxStorage implements StorageAdapter {
     signal?: AbortSignal,
   ): Promise<PutResult> {
     let existing: { id?: string; sha1?: string } | undefined;
-    let session;
+    let session: { id?: string; part_size?: number } | undefined;
+    const sessions = `${this.hosts.uploadUrl}${API}/files`;
     try {
       session = await this.call(
         () =>
-          this.client.chunkedUploads.createFileUploadSession(
-            { folderId: t.folderId, fileSize: size, fileName: t.name },
-            { cancellationToken: signal },
-          ),
+          this.http.json<typeof session & object>('POST', `${sessions}/upload_sessions`, {
+            json: { folder_id: t.folderId, file_size: size, file_name: t.name },
+            signal,
+          }),
         signal,
       );
     } catch (err) {
@@ -818,18 +933,19 @@ export class BoxStorage implements StorageAdapter {
       throw conflictError(t.path);
     }
     if (existing) {
+      const url = `${sessions}/${encodeURIComponent(existing.id!)}/upload_sessions`;
       session = await this.call(
         () =>
-          this.client.chunkedUploads.createFileUploadSessionForExistingFile(
-            existing.id!,
-            { fileSize: size, fileName: t.name },
-            { cancellationToken: signal },
-          ),
+          this.http.json<typeof session & object>('POST', url, {
+            json: { file_size: size, file_name: t.name },
+            signal,
+          }),
         signal,
       );
     }
-    const sessionId = session!.id!;
-    const partSize = session!.partSize ?? this.threshold;
+    const sessionId = session?.id;
+    if (!sessionId) throw new ProviderError(`${LABEL}: the upload session came back without an id`);
+    const partSize = session?.part_size ?? this.threshold;
     const reader = new ChunkReader(body, partSize, size);
     const onAbort = () => reader.destroy(signal?.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -846,7 +962,7 @@ export class BoxStorage implements StorageAdapter {
         const digest = `sha=${partSha1.toString('base64')}`;
         const range = `bytes ${offset}-${offset + part.length - 1}/${size}`;
         const uploaded = await this.call(() => this.putPart(sessionId, part!, digest, range, signal), signal);
-        parts.push(uploaded ?? { partId: '', offset, size: part.length, sha1: partSha1.toString('hex') });
+        parts.push(uploaded);
         offset += part.length;
       }
       await reader.isLast();
@@ -861,7 +977,8 @@ export class BoxStorage implements StorageAdapter {
       reader.destroy();
       if (!committed) {
         // Nothing half-made stays behind: the session's parts are discarded.
-        await this.client.chunkedUploads.deleteFileUploadSessionById(sessionId).catch(() => undefined);
+        const url = `${sessions}/upload_sessions/${encodeURIComponent(sessionId)}`;
+        await this.http.send('DELETE', url).catch(() => undefined);
       }
       throw err;
     } finally {
@@ -870,11 +987,8 @@ export class BoxStorage implements StorageAdapter {
   }
 
   /**
-   * PUTs one part of an upload session, its bytes sent from where they are. The SDK's
-   * uploadFilePart copies each part into a new buffer (kept for its own retries), and those
-   * part-sized copies outlive the request, pile up in V8's old space and push a 1 GiB upload well
-   * past 200 MB. Same URL, headers, agent (so proxy settings) and token as the SDK's, and like it
-   * once more after a 401 with a refreshed token.
+   * PUTs one part of an upload session, its bytes sent from where they are: a part-sized copy per
+   * request would outlive it, pile up in V8's old space and push a 1 GiB upload well past 200 MB.
    */
   private async putPart(
     sessionId: string,
@@ -882,28 +996,15 @@ export class BoxStorage implements StorageAdapter {
     digest: string,
     contentRange: string,
     signal?: AbortSignal,
-  ): Promise<UploadPart | undefined> {
-    const url = `${this.hosts.uploadUrl}/2.0/files/upload_sessions/${encodeURIComponent(sessionId)}`;
-    const session = this.client.networkSession;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      const headers = {
-        authorization: await this.client.auth.retrieveAuthorizationHeader(session),
-        'content-type': 'application/octet-stream',
-        'content-range': contentRange,
-        digest,
-      };
-      const res = await sendBuffer(url, 'PUT', part, headers, session.agent as http.Agent, signal);
-      if (res.status === 401 && attempt === 1) {
-        await this.client.auth.refreshToken(session);
-        continue;
-      }
-      if (res.status >= 200 && res.status < 300 && res.body && typeof res.body === 'object')
-        return deserializeUploadedPart(res.body as Parameters<typeof deserializeUploadedPart>[0]).part;
-      if (res.status >= 200 && res.status < 300)
-        throw new ProviderError(`${LABEL}: the part upload answered ${res.status} without a part`);
-      throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers, url);
-    }
+  ): Promise<UploadPart> {
+    const url = `${this.hosts.uploadUrl}${API}/files/upload_sessions/${encodeURIComponent(sessionId)}`;
+    const res = await this.http.json<{ part?: UploadPart }>('PUT', url, {
+      body: [part],
+      headers: { 'content-type': 'application/octet-stream', 'content-range': contentRange, digest },
+      signal,
+    });
+    if (!res.part?.part_id) throw new ProviderError(`${LABEL}: the part upload was answered without a part`);
+    return res.part;
   }
 
   private async commit(
@@ -914,24 +1015,31 @@ export class BoxStorage implements StorageAdapter {
     digest: string,
     role: 'content' | 'sidecar',
     signal?: AbortSignal,
-  ): Promise<FileFull | 'present'> {
+  ): Promise<BoxFile | 'present'> {
+    const url = `${this.hosts.uploadUrl}${API}/files/upload_sessions/${encodeURIComponent(sessionId)}/commit?fields=id,sha1,size`;
+    const maxDelayMs = this.options.retry?.maxDelayMs ?? 120_000;
     try {
       const res = await this.call(async () => {
-        const r = await this.client.chunkedUploads.createFileUploadSessionCommit(
-          sessionId,
-          { parts },
-          { digest: `sha=${digestBuf.toString('base64')}` },
-          { cancellationToken: signal },
-        );
-        // Still 202 after the SDK's polls: ask again through withRetry.
-        if (!r)
-          throw new ProviderError(`${LABEL}: the upload is still being processed`, {
-            status: 202,
-            retryable: true,
+        for (let poll = 1; ; poll++) {
+          const r = await this.http.send('POST', url, {
+            json: { parts },
+            headers: { digest: `sha=${digestBuf.toString('base64')}` },
+            signal,
           });
-        return r;
+          if (r.status !== 202) return r.body as { entries?: BoxFile[] } | undefined;
+          // 202: Box is still processing the parts and says when to ask again.
+          if (poll >= COMMIT_POLLS)
+            throw new ProviderError(`${LABEL}: the upload is still being processed`, {
+              status: 202,
+              retryable: true,
+            });
+          const ms = parseRetryAfter(headerOf(r.headers, 'retry-after')) ?? 1000;
+          await delay(Math.min(ms, maxDelayMs), undefined, { signal });
+        }
       }, signal);
-      return res.entries![0];
+      const stored = res?.entries?.[0];
+      if (!stored) throw new ProviderError(`${LABEL}: the commit was answered without the file`);
+      return stored;
     } catch (err) {
       // Another writer took the name while the parts were going up.
       const existing = conflictsOf(err).find((c) => c.type === 'file' && c.id);
@@ -990,18 +1098,24 @@ export const boxOAuth: OAuthProvider = {
   },
 
   async accountName({ client, tokens, signal }) {
-    const sdk = new BoxClient({
-      auth: new BoxDeveloperTokenAuth({ token: tokens.accessToken }),
-      networkSession: new NetworkSession({
-        baseUrls: baseUrlsFor(hostsFor(client.endpoint)),
-        retryStrategy: new SdkRetry(10_000),
-      }),
+    const hosts = hostsFor(client.endpoint);
+    const http = new BoxHttp({
+      get: () => Promise.resolve(tokens.accessToken),
+      refresh: () => Promise.resolve(tokens.accessToken),
     });
     try {
-      const me = await sdk.users.getUserMe({}, {}, signal);
+      const me = await http.json<{ name?: string; login?: string }>(
+        'GET',
+        `${hosts.baseUrl}${API}/users/me`,
+        {
+          signal,
+        },
+      );
       return me.login && me.name ? `${me.name} (${me.login})` : (me.login ?? me.name ?? 'Box account');
     } catch (err) {
       throw classify(err);
+    } finally {
+      http.close();
     }
   },
 };

@@ -1,7 +1,6 @@
 import { createHash, createSign } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { drive as driveApi, type drive_v3 } from '@googleapis/drive';
 import { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { CheckSteps, type CheckReport } from './check';
@@ -114,7 +113,7 @@ function googleError(status: number | undefined, body: unknown, headers: unknown
 
 const QUOTA_REASONS = new Set(['storageQuotaExceeded', 'quotaExceeded', 'teamDriveFileLimitExceeded']);
 
-/** Maps what the SDK (gaxios) or fetch threw to a ProviderError, leaving aborts alone. */
+/** Maps what a request threw to a ProviderError, leaving aborts alone. */
 function classify(err: unknown): unknown {
   if (err instanceof ProviderError) return err;
   const e = err as {
@@ -333,7 +332,22 @@ async function hashBoth(
   return { sha256: hasher.sha256, md5: md5.digest('hex'), bytes: hasher.bytes };
 }
 
-type DriveFile = drive_v3.Schema$File;
+/** The fields of a Drive file (API v3) that the adapter asks for and reads. */
+interface DriveFile {
+  id?: string;
+  name?: string;
+  mimeType?: string;
+  /** Bytes, as a decimal string. */
+  size?: string;
+  md5Checksum?: string;
+  sha256Checksum?: string;
+  appProperties?: Record<string, string>;
+  trashed?: boolean;
+  capabilities?: { canAddChildren?: boolean };
+}
+
+/** Query parameters of a Drive API request; undefined ones are left out. */
+type Query = Record<string, string | number | boolean | undefined>;
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
@@ -343,7 +357,6 @@ export class DriveStorage implements StorageAdapter {
   readonly chunkSize: number;
   private readonly hosts: Hosts;
   private readonly tokens: TokenSource;
-  private readonly api: drive_v3.Drive;
   private readonly driveId: string | undefined;
   private readonly rootFolderId: string | undefined;
   private readonly rootSegments: string[];
@@ -374,8 +387,6 @@ export class DriveStorage implements StorageAdapter {
     this.rootSegments =
       this.rootFolderId || !options.rootPath ? [] : safeRelativePath(options.rootPath).split('/');
     this.retry = options.retry;
-    // No auth client: each call carries our own bearer token, so refreshing stays in one place.
-    this.api = driveApi({ version: 'v3' });
   }
 
   // -- public API ------------------------------------------------------------------------------
@@ -410,20 +421,14 @@ export class DriveStorage implements StorageAdapter {
     const steps = new CheckSteps(this.provider);
     try {
       await steps.request('login', () =>
-        this.call((o) => this.api.about.get({ fields: 'user(emailAddress)' }, o), undefined),
+        this.call('GET', 'about', { fields: 'user(emailAddress)' }, undefined),
       );
       const root = await steps.request('folder', async () => {
         const id = (await this.folderFor([], true, undefined))!;
-        const folder = await this.call(
-          (o) =>
-            this.api.files.get(
-              {
-                fileId: id,
-                supportsAllDrives: true,
-                fields: 'id,mimeType,trashed,capabilities(canAddChildren)',
-              },
-              o,
-            ),
+        const folder = await this.call<DriveFile>(
+          'GET',
+          `files/${encodeURIComponent(id)}`,
+          { supportsAllDrives: true, fields: 'id,mimeType,trashed,capabilities(canAddChildren)' },
           undefined,
         );
         if (folder.mimeType !== FOLDER_MIME) throw new Error('the root is not a folder');
@@ -441,7 +446,9 @@ export class DriveStorage implements StorageAdapter {
         if (files.length === 0) throw new Error(`the probe file ${probe} is not listed in the root folder`);
         for (const file of files) {
           await this.call(
-            (o) => this.api.files.delete({ fileId: file.id!, supportsAllDrives: true }, o),
+            'DELETE',
+            `files/${encodeURIComponent(file.id!)}`,
+            { supportsAllDrives: true },
             undefined,
           );
         }
@@ -500,8 +507,10 @@ export class DriveStorage implements StorageAdapter {
     const replaceId = existing[0]?.id ?? undefined;
     const sent = await this.upload(body, { name, parent, appProperties, contentType, replaceId }, options);
 
-    const stored = await this.call(
-      (o) => this.api.files.get({ fileId: sent.id, supportsAllDrives: true, fields: FILE_FIELDS }, o),
+    const stored = await this.call<DriveFile>(
+      'GET',
+      `files/${encodeURIComponent(sent.id)}`,
+      { supportsAllDrives: true, fields: FILE_FIELDS },
       signal,
     );
     const sizeOk = Number(stored.size) === sent.bytes;
@@ -513,7 +522,9 @@ export class DriveStorage implements StorageAdapter {
     if (!sizeOk || !hashOk) {
       // Nothing may look archived: the file goes, and the caller tries the item again later.
       await this.call(
-        (o) => this.api.files.delete({ fileId: sent.id, supportsAllDrives: true }, o),
+        'DELETE',
+        `files/${encodeURIComponent(sent.id)}`,
+        { supportsAllDrives: true },
         undefined,
       ).catch(() => undefined);
       throw new ProviderError(
@@ -724,19 +735,15 @@ export class DriveStorage implements StorageAdapter {
   }
 
   private async createFolder(parent: string, name: string, signal: AbortSignal | undefined): Promise<string> {
-    const created = await this.call(
-      (o) =>
-        this.api.files.create(
-          {
-            supportsAllDrives: true,
-            fields: 'id',
-            requestBody: { name, parents: [parent], mimeType: FOLDER_MIME },
-          },
-          o,
-        ),
+    const created = await this.call<DriveFile>(
+      'POST',
+      'files',
+      { supportsAllDrives: true, fields: 'id' },
       signal,
+      { name, parents: [parent], mimeType: FOLDER_MIME },
     );
-    return created.id!;
+    if (!created?.id) throw new ProviderError(`${LABEL}: the new folder ${name} came back without an id`);
+    return created.id;
   }
 
   /** Files in `parent` tagged with the path hash; Drive allows duplicate names, so the tag decides. */
@@ -756,20 +763,18 @@ export class DriveStorage implements StorageAdapter {
     const out: DriveFile[] = [];
     let pageToken: string | undefined;
     do {
-      const page = await this.call(
-        (o) =>
-          this.api.files.list(
-            {
-              q,
-              fields: `nextPageToken,${fields}`,
-              pageSize: 100,
-              pageToken,
-              supportsAllDrives: true,
-              includeItemsFromAllDrives: true,
-              ...(this.driveId ? { corpora: 'drive', driveId: this.driveId } : { corpora: 'user' }),
-            },
-            o,
-          ),
+      const page = await this.call<{ files?: DriveFile[]; nextPageToken?: string }>(
+        'GET',
+        'files',
+        {
+          q,
+          fields: `nextPageToken,${fields}`,
+          pageSize: 100,
+          pageToken,
+          supportsAllDrives: true,
+          includeItemsFromAllDrives: true,
+          ...(this.driveId ? { corpora: 'drive', driveId: this.driveId } : { corpora: 'user' }),
+        },
         signal,
       );
       out.push(...(page.files ?? []));
@@ -785,47 +790,29 @@ export class DriveStorage implements StorageAdapter {
   }
 
   /**
-   * One SDK call with our bearer token and the endpoint override, retried on 429/5xx and Drive's
-   * rate-limit 403s; a 401 gets one new token, a second 401 is an auth error.
+   * One Drive API (v3) request with JSON in and out, through `send` (our bearer token, a 401 gets
+   * one new token), retried on 429/5xx and Drive's rate-limit 403s.
    */
-  private async call<T>(
-    fn: (options: {
-      rootUrl: string;
-      headers: Record<string, string>;
-      signal?: AbortSignal;
-      retry: boolean;
-    }) => Promise<{ data: T }>,
+  private call<T>(
+    method: string,
+    path: string,
+    query: Query,
     signal: AbortSignal | undefined,
+    json?: unknown,
   ): Promise<T> {
     return this.retrying(async () => {
-      let stale: string | undefined;
-      for (;;) {
-        const token = await this.tokens.get(signal, stale);
-        try {
-          const res = await fn({
-            rootUrl: this.hosts.rootUrl,
-            headers: { authorization: `Bearer ${token}` },
-            signal,
-            // Retries are ours (withRetry), so that Retry-After and the limits apply once.
-            retry: false,
-          });
-          return res.data;
-        } catch (err) {
-          const e = classify(err);
-          if (e instanceof ProviderError && e.status === 401) {
-            if (stale === undefined) {
-              stale = token;
-              continue;
-            }
-            throw authError(`401 ${e.code ?? 'unauthorized'} after a token refresh`);
-          }
-          throw e;
-        }
-      }
+      const res = await this.send(
+        method,
+        apiUrl(this.hosts, path, query),
+        json === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
+        json === undefined ? undefined : JSON.stringify(json),
+        signal,
+      );
+      return (res.status === 204 ? undefined : await readJson(res)) as T;
     }, signal);
   }
 
-  /** A request of our own (the resumable session), with the same token handling as `call`. */
+  /** A request with our bearer token: once more after a 401 with a new token, then an auth error. */
   private async send(
     method: string,
     url: string,
@@ -847,8 +834,8 @@ export class DriveStorage implements StorageAdapter {
       const res = await fetch(target, {
         method,
         headers: { ...headers, authorization: `Bearer ${token}` },
-        // A Buffer is a valid body for Node's fetch; the DOM typings only miss it.
-        body: (body ?? '') as unknown as string,
+        // A Buffer is a valid body for Node's fetch; the DOM typings only miss it. GET has none.
+        body: method === 'GET' ? undefined : ((body ?? '') as unknown as string),
         signal,
         redirect: 'manual',
       });
@@ -884,6 +871,13 @@ export class DriveStorage implements StorageAdapter {
     }
     return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
   }
+}
+
+/** The URL of a Drive API (v3) path with its query. */
+function apiUrl(hosts: Hosts, path: string, query: Query): string {
+  const url = new URL(`drive/v3/${path}`, hosts.rootUrl);
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+  return url.href;
 }
 
 /** Bytes Drive holds per a 308's `Range: bytes=0-N` (none when the header is absent). */
@@ -950,18 +944,15 @@ export const driveOAuth: OAuthProvider = {
   },
 
   async accountName({ client, tokens, signal }) {
-    const api = driveApi({ version: 'v3' });
     try {
-      const res = await api.about.get(
-        { fields: 'user(displayName,emailAddress)' },
-        {
-          rootUrl: hostsFor(client.endpoint).rootUrl,
-          headers: { authorization: `Bearer ${tokens.accessToken}` },
-          signal,
-          retry: false,
-        },
-      );
-      const user = res.data.user;
+      const url = apiUrl(hostsFor(client.endpoint), 'about', { fields: 'user(displayName,emailAddress)' });
+      const res = await fetch(url, {
+        headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' },
+        signal,
+      });
+      const data = await readJson(res);
+      if (!res.ok) throw googleError(res.status, data, res.headers);
+      const user = (data as { user?: { displayName?: string; emailAddress?: string } } | undefined)?.user;
       const name = user?.displayName ?? '';
       const email = user?.emailAddress ?? '';
       return name && email ? `${name} <${email}>` : name || email || LABEL;

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A small Box API on 127.0.0.1 for the Box SDK's `withCustomBaseUrls`: the token endpoint
+ * A small Box API on 127.0.0.1, standing in for Box's three hosts: the token endpoint
  * (client_credentials, refresh_token with rotating refresh tokens, authorization_code, and the
  * JWT app grant, urn:ietf:params:oauth:grant-type:jwt-bearer, with signed assertions), the authorize page, folders, simple uploads checked against `content-md5` (SHA-1 hex), file versions,
  * upload sessions with per-part and whole-file `Digest: sha=<base64 SHA-1>`, and /users/me.

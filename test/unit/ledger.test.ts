@@ -967,7 +967,8 @@ describe('Ledger driver choice', () => {
         return;
       }
       assert.deepEqual(out, { driver: 'node:sqlite' });
-      assert.match(child.stderr, /ExperimentalWarning: SQLite/, 'Node warns; nothing hides it');
+      // The fallback is on purpose and the user can do nothing about Node's warning: it is not shown.
+      assert.doesNotMatch(child.stderr, /ExperimentalWarning: SQLite/);
       withDriver('node', () => {
         const ledger = Ledger.open(file);
         assert.equal(ledger.get('CallRecording:1')?.status, 'Pending');

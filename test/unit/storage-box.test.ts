@@ -34,7 +34,7 @@ function pieces(data: Buffer, size = 70_001): Readable {
   return Readable.from(out.length ? out : [Buffer.alloc(0)]);
 }
 
-describe('BoxStorage through box-node-sdk against a fake Box', () => {
+describe('BoxStorage against a fake Box', () => {
   let fake: FakeBox;
   let n = 0;
   /** A fresh root folder per test, so tests do not see each other's files. */
