@@ -47,6 +47,13 @@ export interface Outage {
   nextProbeAt: number;
 }
 
+/**
+ * routine: health not known yet or not confirmed lately (before a run's first item); it writes
+ * nothing, so a half-hourly run leaves no probe files behind (an Object Lock bucket would keep
+ * each one). recovery: the target is down; it proves a write works before a download is spent.
+ */
+export type ProbeKind = 'routine' | 'recovery';
+
 export interface SinkWorkerOptions<J extends { key: string }> {
   concurrency: number;
   /** Archives one job. A rejection that isTargetFailure() recognises pauses the sink. */
@@ -55,7 +62,7 @@ export interface SinkWorkerOptions<J extends { key: string }> {
    * Checks that the target is reachable and writable (StorageAdapter.check). Any failure counts as
    * the target's, except one marked `target: false` (see isItemFailure).
    */
-  probe(): Promise<void>;
+  probe(kind: ProbeKind): Promise<void>;
   clock?: WorkerClock;
   onArchived(job: J, receipt: Receipt): void;
   /** A failure of the item itself (a name refused, a conflicting file, content gone). */
@@ -211,7 +218,7 @@ export class SinkWorker<J extends { key: string }> {
     this.changed();
     let probe: Promise<void>;
     try {
-      probe = this.o.probe();
+      probe = this.o.probe(this.health === 'down' ? 'recovery' : 'routine');
     } catch (err) {
       probe = Promise.reject(err);
     }

@@ -15,7 +15,7 @@ import {
   withRetry,
   type RetryOptions,
 } from './retry';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
  * Box storage through Box's documented HTTPS endpoints (token, folders, uploads, upload sessions),
@@ -746,7 +746,7 @@ export class BoxStorage implements StorageAdapter {
 
   // -- StorageAdapter -------------------------------------------------------------------------
 
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     const api = `${this.hosts.baseUrl}${API}`;
     try {
@@ -761,19 +761,21 @@ export class BoxStorage implements StorageAdapter {
         );
         return found;
       });
-      const probe = `.rc-archiver-probe-${randomSuffix()}`;
-      await steps.request('write', () =>
-        this.put(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-      );
-      await steps.request('remove', async () => {
-        const file = await this.findChild(id, boxName(probe), 'file');
-        if (!file)
-          throw new ProviderError(`${LABEL}: the probe file ${probe} is not listed in the root folder`);
-        await this.call(
-          () => this.http.send('DELETE', `${api}/files/${encodeURIComponent(file.id)}`),
-          undefined,
+      if (options.write !== false) {
+        const probe = `.rc-archiver-probe-${randomSuffix()}`;
+        await steps.request('write', () =>
+          this.put(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
         );
-      });
+        await steps.request('remove', async () => {
+          const file = await this.findChild(id, boxName(probe), 'file');
+          if (!file)
+            throw new ProviderError(`${LABEL}: the probe file ${probe} is not listed in the root folder`);
+          await this.call(
+            () => this.http.send('DELETE', `${api}/files/${encodeURIComponent(file.id)}`),
+            undefined,
+          );
+        });
+      } else steps.skipped('write', 'notAsked');
       return steps.report();
     } catch (err) {
       throw steps.fail(err);

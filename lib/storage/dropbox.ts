@@ -9,7 +9,7 @@ import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
 import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
  * Dropbox storage through the `dropbox` SDK. Small files go in one `files/upload`, larger ones in
@@ -353,7 +353,7 @@ export class DropboxStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     try {
       await steps.request('login', () => this.call((d) => d.usersGetCurrentAccount(), undefined));
@@ -370,13 +370,15 @@ export class DropboxStorage implements StorageAdapter {
           if (meta?.['.tag'] !== 'folder') throw new Error(`${path} exists and is not a folder`);
         }
       });
-      const probe = `.rc-archiver-probe-${randomSuffix()}`;
-      await steps.request('write', () =>
-        this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-      );
-      await steps.request('remove', () =>
-        this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe) }), undefined),
-      );
+      if (options.write !== false) {
+        const probe = `.rc-archiver-probe-${randomSuffix()}`;
+        await steps.request('write', () =>
+          this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
+        );
+        await steps.request('remove', () =>
+          this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe) }), undefined),
+        );
+      } else steps.skipped('write', 'notAsked');
       return steps.report();
     } catch (err) {
       throw steps.fail(this.describe(err, 'check failed'));

@@ -7,7 +7,7 @@ import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath, UnsafePathError } from './paths';
 import { asTargetError, TargetError } from './target';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 export interface FolderStorageOptions {
   /** The folder everything is written under. */
@@ -89,16 +89,18 @@ export class FolderStorage implements StorageAdapter {
     return { bytes: st.size };
   }
 
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     try {
       await steps.run('folder', () => this.ensureRoot());
-      const probe = path.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-      await steps.run('write', async () => {
-        const fh = await open(probe, 'wx', 0o600);
-        await fh.close();
-      });
-      await steps.run('remove', () => rm(probe));
+      if (options.write !== false) {
+        const probe = path.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
+        await steps.run('write', async () => {
+          const fh = await open(probe, 'wx', 0o600);
+          await fh.close();
+        });
+        await steps.run('remove', () => rm(probe));
+      } else steps.skipped('write', 'notAsked');
       return steps.report();
     } catch (err) {
       throw steps.fail(this.wrap(err, `cannot write to ${this.root}`));

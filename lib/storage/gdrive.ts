@@ -8,7 +8,7 @@ import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
 import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
  * Google Drive storage: every upload is a resumable upload sent chunk by chunk, each file is
@@ -417,7 +417,7 @@ export class DriveStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     try {
       await steps.request('login', () =>
@@ -437,22 +437,24 @@ export class DriveStorage implements StorageAdapter {
           throw new Error('no permission to add files to the root folder');
         return id;
       });
-      const probe = `.rc-archiver-probe-${randomSuffix()}`;
-      await steps.request('write', () =>
-        this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-      );
-      await steps.request('remove', async () => {
-        const files = await this.findTagged(root, sha256Hex(probe), undefined);
-        if (files.length === 0) throw new Error(`the probe file ${probe} is not listed in the root folder`);
-        for (const file of files) {
-          await this.call(
-            'DELETE',
-            `files/${encodeURIComponent(file.id!)}`,
-            { supportsAllDrives: true },
-            undefined,
-          );
-        }
-      });
+      if (options.write !== false) {
+        const probe = `.rc-archiver-probe-${randomSuffix()}`;
+        await steps.request('write', () =>
+          this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
+        );
+        await steps.request('remove', async () => {
+          const files = await this.findTagged(root, sha256Hex(probe), undefined);
+          if (files.length === 0) throw new Error(`the probe file ${probe} is not listed in the root folder`);
+          for (const file of files) {
+            await this.call(
+              'DELETE',
+              `files/${encodeURIComponent(file.id!)}`,
+              { supportsAllDrives: true },
+              undefined,
+            );
+          }
+        });
+      } else steps.skipped('write', 'notAsked');
       return steps.report();
     } catch (err) {
       throw steps.fail(this.describe(err, 'check failed'));

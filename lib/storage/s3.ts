@@ -22,7 +22,7 @@ import { ChunkReader } from './chunks';
 import { HashingStream } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
 import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOptions } from './retry';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
  * Amazon S3 and S3-compatible stores (MinIO, Wasabi, Backblaze B2, s3rver). A body goes in one
@@ -401,7 +401,7 @@ export class S3Storage implements StorageAdapter {
   }
 
   /** HeadBucket, then a tiny object written and deleted under the prefix. */
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     try {
       try {
@@ -433,17 +433,24 @@ export class S3Storage implements StorageAdapter {
         }
         throw e;
       }
-      // No Object Lock headers: the probe must be deletable. (A bucket with default retention
-      // keeps a locked version of it behind the delete marker; it is a few bytes.)
-      const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
-      await steps.run('write', () =>
-        this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'probe', ChecksumAlgorithm: 'SHA256' }),
-        ),
-      );
-      await steps.run('remove', () =>
-        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
-      );
+      if (options.write !== false) {
+        // No Object Lock headers: the probe must be deletable. (A bucket with default retention
+        // keeps a locked version of it behind the delete marker; it is a few bytes.)
+        const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
+        await steps.run('write', () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              Body: 'probe',
+              ChecksumAlgorithm: 'SHA256',
+            }),
+          ),
+        );
+        await steps.run('remove', () =>
+          this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+        );
+      } else steps.skipped('write', 'notAsked');
       return steps.report();
     } catch (err) {
       const described = this.describe(err, 'check failed');

@@ -8,7 +8,7 @@ import { CheckSteps, type CheckReport } from './check';
 import { hashingStream, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath } from './paths';
 import { asTargetError, TargetError } from './target';
-import type { PutOptions, PutResult, StorageAdapter } from './types';
+import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 export interface SftpOptions {
   host: string;
@@ -245,7 +245,7 @@ export class SftpStorage implements StorageAdapter {
     }
   }
 
-  async check(): Promise<CheckReport> {
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     let connected = false;
     try {
@@ -257,21 +257,25 @@ export class SftpStorage implements StorageAdapter {
           if (!st) throw new Error(`root folder "${this.root}" does not exist on the server`);
           if (!st.isDirectory()) throw new Error(`root "${this.root}" is not a folder`);
         });
-        const probe = posix.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-        await steps.run('write', async () => {
-          try {
-            const handle = await call<Buffer>(conn, (cb) => conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb));
-            await call(conn, (cb) => conn.sftp.close(handle, cb));
-          } catch (err) {
-            if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
-              throw new Error(
-                `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
+        if (options.write !== false) {
+          const probe = posix.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
+          await steps.run('write', async () => {
+            try {
+              const handle = await call<Buffer>(conn, (cb) =>
+                conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb),
               );
+              await call(conn, (cb) => conn.sftp.close(handle, cb));
+            } catch (err) {
+              if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
+                throw new Error(
+                  `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
+                );
+              }
+              throw err;
             }
-            throw err;
-          }
-        });
-        await steps.run('remove', () => call(conn, (cb) => conn.sftp.unlink(probe, cb)));
+          });
+          await steps.run('remove', () => call(conn, (cb) => conn.sftp.unlink(probe, cb)));
+        } else steps.skipped('write', 'notAsked');
       });
       return steps.report();
     } catch (err) {

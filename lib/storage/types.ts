@@ -16,6 +16,11 @@ export interface PutOptions {
   role?: 'content' | 'sidecar';
 }
 
+export interface CheckOptions {
+  /** Write and remove a probe file (default true). The sink's routine checks leave it out. */
+  write?: boolean;
+}
+
 export interface PutResult {
   /** Path relative to the adapter's root, as stored. */
   path: string;
@@ -44,8 +49,8 @@ export interface StorageAdapter {
    * Checks that the target is reachable, takes the credentials and can be written (a probe file
    * written and removed where the provider allows) and says which steps passed; throws a readable
    * error otherwise, with the steps attached (see check.ts). A test double may resolve without a
-   * report.
+   * report. With `write: false` the probe file is left out (its steps are reported skipped).
    */
-  check(): Promise<CheckReport | void>;
+  check(options?: CheckOptions): Promise<CheckReport | void>;
   close(): Promise<void>;
 }

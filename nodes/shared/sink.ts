@@ -182,7 +182,7 @@ export function createSink(
   const worker: SinkWorker<Job> = new SinkWorker<Job>({
     concurrency,
     archive: (job) => archiveOne(job.item, job.rcNode),
-    async probe() {
+    async probe(kind) {
       // A setting of the sink itself is wrong, or the storage config is incomplete: that fails
       // each item with its reason (archiveOne), it is no outage to wait out.
       if (setupError) return;
@@ -192,7 +192,7 @@ export function createSink(
       } catch {
         return;
       }
-      await storage.check();
+      await storage.check({ write: kind === 'recovery' });
     },
     onArchived(job, receipt) {
       archived++;

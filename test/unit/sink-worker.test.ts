@@ -65,7 +65,13 @@ const receipt = (key: string): Receipt => ({
 /** A target whose health the test sets; it counts transfers (each one a RingCentral download). */
 function harness(options: { concurrency?: number; staleAfterMs?: number } = {}) {
   const clock = new FakeClock();
-  const target = { up: true, reason: 'host key mismatch', writesFail: false, probes: [] as number[] };
+  const target = {
+    up: true,
+    reason: 'host key mismatch',
+    writesFail: false,
+    probes: [] as number[],
+    kinds: [] as string[],
+  };
   const started: string[] = [];
   const archived: string[] = [];
   const failed: Array<{ key: string; message: string }> = [];
@@ -84,8 +90,9 @@ function harness(options: { concurrency?: number; staleAfterMs?: number } = {}) 
       if (!target.up || target.writesFail) throw asTargetError(new Error(target.reason));
       return receipt(job.key);
     },
-    async probe() {
+    async probe(kind) {
       target.probes.push(clock.now());
+      target.kinds.push(kind);
       if (!target.up) throw new Error(target.reason);
     },
     onArchived: (job) => archived.push(job.key),
@@ -142,6 +149,31 @@ describe('sink worker', () => {
     assert.ok(h.ups[0].downForMs >= 20 * 60_000);
     assert.equal(h.worker.state.health, 'up');
     assert.equal(h.clock.pending, 0, 'no probe left scheduled');
+  });
+
+  it('the check before a run writes nothing; only the checks of a target that is down write a probe file', async () => {
+    const h = harness({ staleAfterMs: 60_000 });
+    h.push(3);
+    await h.clock.advance(0);
+    assert.deepEqual(h.target.kinds, ['routine'], 'the first check of a run is routine');
+    await h.clock.advance(30 * 60_000);
+    h.push(3, 'next');
+    await h.clock.advance(0);
+    assert.deepEqual(h.target.kinds, ['routine', 'routine'], 'the next half-hourly run: routine again');
+    h.target.up = false;
+    await h.clock.advance(30 * 60_000);
+    h.push(2, 'down');
+    await h.clock.advance(0);
+    await h.clock.advance(5000);
+    await h.clock.advance(10_000);
+    assert.deepEqual(
+      h.target.kinds.slice(2),
+      ['routine', 'recovery', 'recovery'],
+      'a down target is proved by a write',
+    );
+    h.target.up = true;
+    await h.clock.advance(20_000);
+    assert.equal(h.archived.length, 8);
   });
 
   it('an outage in the middle of a run: the transfers under way wait again, nothing new starts, no retry spent', async () => {

@@ -61,6 +61,11 @@ describe('storage check: folder', () => {
     assert.deepEqual(probesIn(base), [], 'no probe left behind');
   });
 
+  it("the sink's routine check (write: false) looks at the folder and writes nothing", async () => {
+    const report = await new FolderStorage({ root: base, createRoot: false }).check({ write: false });
+    assert.deepEqual(outline(report), ['folder:ok', 'write:skipped']);
+  });
+
   it('names a missing folder without creating it', async () => {
     const missing = path.join(base, 'not-there');
     const report = await testStorage(() => new FolderStorage({ root: missing, createRoot: false }));
@@ -186,6 +191,16 @@ describe('storage check: S3 against s3rver', () => {
     assert.deepEqual(
       fake.requests.slice(from).map((r) => r.method),
       ['HEAD', 'PUT', 'DELETE'],
+    );
+  });
+
+  it("the sink's routine check (write: false) sends no PUT: an Object Lock bucket keeps nothing", async () => {
+    const from = fake.requests.length;
+    const report = await s3()().check({ write: false });
+    assert.deepEqual(outline(report), ['connect:ok', 'login:ok', 'folder:ok', 'write:skipped']);
+    assert.deepEqual(
+      fake.requests.slice(from).map((r) => r.method),
+      ['HEAD'],
     );
   });
 
