@@ -48,9 +48,9 @@ export interface Outage {
 }
 
 /**
- * routine: health not known yet or not confirmed lately (before a run's first item); it writes
- * nothing, so a half-hourly run leaves no probe files behind (an Object Lock bucket would keep
- * each one). recovery: the target is down; it proves a write works before a download is spent.
+ * routine: health not known yet or not confirmed lately (before a run's first item); it leaves no
+ * trace on the target, so a half-hourly run leaves no probe files behind (an Object Lock bucket would
+ * keep each one). recovery: the target is down; a write is proved before a download is spent.
  */
 export type ProbeKind = 'routine' | 'recovery';
 

@@ -761,7 +761,7 @@ export class BoxStorage implements StorageAdapter {
         );
         return found;
       });
-      if (options.write !== false) {
+      if (!options.leaveNoTrace) {
         const probe = `.rc-archiver-probe-${randomSuffix()}`;
         await steps.request('write', () =>
           this.put(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
@@ -775,7 +775,7 @@ export class BoxStorage implements StorageAdapter {
             undefined,
           );
         });
-      } else steps.skipped('write', 'notAsked');
+      } else steps.skipped('write', 'leaveNoTrace');
       return steps.report();
     } catch (err) {
       throw steps.fail(err);

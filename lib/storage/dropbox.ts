@@ -370,7 +370,7 @@ export class DropboxStorage implements StorageAdapter {
           if (meta?.['.tag'] !== 'folder') throw new Error(`${path} exists and is not a folder`);
         }
       });
-      if (options.write !== false) {
+      if (!options.leaveNoTrace) {
         const probe = `.rc-archiver-probe-${randomSuffix()}`;
         await steps.request('write', () =>
           this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
@@ -378,7 +378,7 @@ export class DropboxStorage implements StorageAdapter {
         await steps.request('remove', () =>
           this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe) }), undefined),
         );
-      } else steps.skipped('write', 'notAsked');
+      } else steps.skipped('write', 'leaveNoTrace');
       return steps.report();
     } catch (err) {
       throw steps.fail(this.describe(err, 'check failed'));

@@ -89,18 +89,17 @@ export class FolderStorage implements StorageAdapter {
     return { bytes: st.size };
   }
 
-  async check(options: CheckOptions = {}): Promise<CheckReport> {
+  // A removed probe leaves no trace here, so even the routine check (leaveNoTrace) writes one.
+  async check(_options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     try {
       await steps.run('folder', () => this.ensureRoot());
-      if (options.write !== false) {
-        const probe = path.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-        await steps.run('write', async () => {
-          const fh = await open(probe, 'wx', 0o600);
-          await fh.close();
-        });
-        await steps.run('remove', () => rm(probe));
-      } else steps.skipped('write', 'notAsked');
+      const probe = path.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
+      await steps.run('write', async () => {
+        const fh = await open(probe, 'wx', 0o600);
+        await fh.close();
+      });
+      await steps.run('remove', () => rm(probe));
       return steps.report();
     } catch (err) {
       throw steps.fail(this.wrap(err, `cannot write to ${this.root}`));

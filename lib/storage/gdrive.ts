@@ -437,7 +437,7 @@ export class DriveStorage implements StorageAdapter {
           throw new Error('no permission to add files to the root folder');
         return id;
       });
-      if (options.write !== false) {
+      if (!options.leaveNoTrace) {
         const probe = `.rc-archiver-probe-${randomSuffix()}`;
         await steps.request('write', () =>
           this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
@@ -454,7 +454,7 @@ export class DriveStorage implements StorageAdapter {
             );
           }
         });
-      } else steps.skipped('write', 'notAsked');
+      } else steps.skipped('write', 'leaveNoTrace');
       return steps.report();
     } catch (err) {
       throw steps.fail(this.describe(err, 'check failed'));

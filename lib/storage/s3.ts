@@ -433,7 +433,7 @@ export class S3Storage implements StorageAdapter {
         }
         throw e;
       }
-      if (options.write !== false) {
+      if (!options.leaveNoTrace) {
         // No Object Lock headers: the probe must be deletable. (A bucket with default retention
         // keeps a locked version of it behind the delete marker; it is a few bytes.)
         const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
@@ -450,7 +450,7 @@ export class S3Storage implements StorageAdapter {
         await steps.run('remove', () =>
           this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
         );
-      } else steps.skipped('write', 'notAsked');
+      } else steps.skipped('write', 'leaveNoTrace');
       return steps.report();
     } catch (err) {
       const described = this.describe(err, 'check failed');

@@ -245,7 +245,8 @@ export class SftpStorage implements StorageAdapter {
     }
   }
 
-  async check(options: CheckOptions = {}): Promise<CheckReport> {
+  // A removed probe leaves no trace here, so even the routine check (leaveNoTrace) writes one.
+  async check(_options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
     let connected = false;
     try {
@@ -257,25 +258,21 @@ export class SftpStorage implements StorageAdapter {
           if (!st) throw new Error(`root folder "${this.root}" does not exist on the server`);
           if (!st.isDirectory()) throw new Error(`root "${this.root}" is not a folder`);
         });
-        if (options.write !== false) {
-          const probe = posix.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
-          await steps.run('write', async () => {
-            try {
-              const handle = await call<Buffer>(conn, (cb) =>
-                conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb),
+        const probe = posix.join(this.root, `.rcarchiver-probe-${randomSuffix()}`);
+        await steps.run('write', async () => {
+          try {
+            const handle = await call<Buffer>(conn, (cb) => conn.sftp.open(probe, 'wx', { mode: 0o600 }, cb));
+            await call(conn, (cb) => conn.sftp.close(handle, cb));
+          } catch (err) {
+            if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
+              throw new Error(
+                `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
               );
-              await call(conn, (cb) => conn.sftp.close(handle, cb));
-            } catch (err) {
-              if (statusOf(err) === SFTP_STATUS.PERMISSION_DENIED) {
-                throw new Error(
-                  `cannot write to root folder "${this.root}": permission denied for user "${this.opts.username}"`,
-                );
-              }
-              throw err;
             }
-          });
-          await steps.run('remove', () => call(conn, (cb) => conn.sftp.unlink(probe, cb)));
-        } else steps.skipped('write', 'notAsked');
+            throw err;
+          }
+        });
+        await steps.run('remove', () => call(conn, (cb) => conn.sftp.unlink(probe, cb)));
       });
       return steps.report();
     } catch (err) {

@@ -17,8 +17,8 @@ export interface PutOptions {
 }
 
 export interface CheckOptions {
-  /** Write and remove a probe file (default true). The sink's routine checks leave it out. */
-  write?: boolean;
+  /** The sink's routine check before a run: no probe file where a removed one leaves a trace. */
+  leaveNoTrace?: boolean;
 }
 
 export interface PutResult {
@@ -49,7 +49,9 @@ export interface StorageAdapter {
    * Checks that the target is reachable, takes the credentials and can be written (a probe file
    * written and removed where the provider allows) and says which steps passed; throws a readable
    * error otherwise, with the steps attached (see check.ts). A test double may resolve without a
-   * report. With `write: false` the probe file is left out (its steps are reported skipped).
+   * report. With `leaveNoTrace` the probe file is written only where removing it leaves nothing
+   * behind (a folder, SFTP); a bucket with versions or Object Lock, a cloud drive's trash or
+   * history would keep it, so there its steps are reported skipped.
    */
   check(options?: CheckOptions): Promise<CheckReport | void>;
   close(): Promise<void>;

@@ -192,7 +192,7 @@ export function createSink(
       } catch {
         return;
       }
-      await storage.check({ write: kind === 'recovery' });
+      await storage.check({ leaveNoTrace: kind === 'routine' });
     },
     onArchived(job, receipt) {
       archived++;

@@ -61,9 +61,10 @@ describe('storage check: folder', () => {
     assert.deepEqual(probesIn(base), [], 'no probe left behind');
   });
 
-  it("the sink's routine check (write: false) looks at the folder and writes nothing", async () => {
-    const report = await new FolderStorage({ root: base, createRoot: false }).check({ write: false });
-    assert.deepEqual(outline(report), ['folder:ok', 'write:skipped']);
+  it("the sink's routine check still proves a write: a removed probe leaves no trace in a folder", async () => {
+    const report = await new FolderStorage({ root: base, createRoot: false }).check({ leaveNoTrace: true });
+    assert.deepEqual(outline(report), ['folder:ok', 'write:ok', 'remove:ok']);
+    assert.deepEqual(probesIn(base), [], 'no probe left behind');
   });
 
   it('names a missing folder without creating it', async () => {
@@ -194,9 +195,9 @@ describe('storage check: S3 against s3rver', () => {
     );
   });
 
-  it("the sink's routine check (write: false) sends no PUT: an Object Lock bucket keeps nothing", async () => {
+  it("the sink's routine check sends no PUT: an Object Lock bucket keeps nothing of it", async () => {
     const from = fake.requests.length;
-    const report = await s3()().check({ write: false });
+    const report = await s3()().check({ leaveNoTrace: true });
     assert.deepEqual(outline(report), ['connect:ok', 'login:ok', 'folder:ok', 'write:skipped']);
     assert.deepEqual(
       fake.requests.slice(from).map((r) => r.method),
