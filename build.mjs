@@ -1,9 +1,19 @@
-// Builds the pack: one CommonJS bundle per node (dependencies stay external) and one .html per
-// node with its edit dialog, registerType call and help, plus locales and icons beside each bundle.
-// `tsc --noEmit` runs first and fails the build.
+// Builds the pack: lib/ and nodes/shared/ once, as one CommonJS file per source file in dist/lib
+// and dist/shared (the core); one bundle per node holding only its own runtime, which requires the
+// core (dependencies stay external); and one .html per node with its edit dialog, registerType call
+// and help, plus locales and icons beside each bundle. `tsc --noEmit` runs first and fails the build.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -34,7 +44,72 @@ function nodeTypes() {
     .sort();
 }
 
-function bundleRuntime(entry, outfile) {
+/**
+ * The core: source folders built file by file, so that Node's module cache loads each once per
+ * process however many node bundles require it. Their state (the ledger's connections, the event
+ * bus, the route registries) is then the process's, and their error classes are the same classes
+ * everywhere. Editor-only files stay out: they run in the browser.
+ */
+const coreFolders = [
+  { src: join(root, 'lib'), out: join(dist, 'lib') },
+  { src: join(root, 'nodes', 'shared'), out: join(dist, 'shared') },
+];
+
+function isCoreSource(file) {
+  return file.endsWith('.ts') && !file.endsWith('.d.ts') && !file.endsWith('-editor.ts');
+}
+
+/** Where the core file built from `file` goes, or undefined when `file` is not in the core. */
+function coreOutput(file) {
+  if (!isCoreSource(file)) return undefined;
+  for (const { src, out } of coreFolders) {
+    const rel = relative(src, file);
+    if (!rel.startsWith('..') && !rel.startsWith(sep)) return join(out, rel.replace(/\.ts$/, '.js'));
+  }
+  return undefined;
+}
+
+function coreSources() {
+  return coreFolders.flatMap(({ src }) =>
+    existsSync(src)
+      ? readdirSync(src, { recursive: true })
+          .map((f) => join(src, String(f)))
+          .filter((f) => isCoreSource(f) && statSync(f).isFile())
+          .sort()
+      : [],
+  );
+}
+
+/** The TypeScript file a relative import names, as TypeScript resolves it. */
+function resolveTs(resolveDir, path) {
+  const base = join(resolveDir, path.replace(/\.js$/, ''));
+  for (const file of [`${base}.ts`, join(base, 'index.ts')]) {
+    if (existsSync(file) && statSync(file).isFile()) return file;
+  }
+  return undefined;
+}
+
+/**
+ * Leaves every import of a core file (other than the one being built) to a `require` of its
+ * built file, relative to `outfile`, instead of bundling a copy of it.
+ */
+function requireCore(outfile, self) {
+  return {
+    name: 'require-core',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const file = resolveTs(args.resolveDir, args.path);
+        const built = file && file !== self ? coreOutput(file) : undefined;
+        if (!built) return undefined;
+        let path = relative(dirname(outfile), built).split(sep).join('/');
+        if (!path.startsWith('.')) path = `./${path}`;
+        return { path, external: true };
+      });
+    },
+  };
+}
+
+function buildJs(entry, outfile, extra = {}) {
   return esbuild.build({
     entryPoints: [entry],
     outfile,
@@ -44,9 +119,22 @@ function bundleRuntime(entry, outfile) {
     target: 'node20',
     external,
     logLevel: 'warning',
-    // Node-RED calls the module's export with RED.
+    plugins: [requireCore(outfile, entry)],
+    ...extra,
+  });
+}
+
+function bundleRuntime(entry, outfile) {
+  // Node-RED calls the module's export with RED.
+  return buildJs(entry, outfile, {
     footer: { js: 'module.exports = module.exports.default || module.exports;' },
   });
+}
+
+async function buildCore() {
+  const files = coreSources();
+  await Promise.all(files.map((file) => buildJs(file, coreOutput(file))));
+  return files.length;
 }
 
 async function bundleEditor(entry) {
@@ -158,8 +246,11 @@ function checkManifest(types, plugins) {
 
 if (!args.has('--no-typecheck')) typecheck();
 rmSync(dist, { recursive: true, force: true });
+const coreFiles = await buildCore();
 const types = nodeTypes();
 for (const type of types) await buildNode(type);
 const plugins = await buildPlugins();
 checkManifest(types, plugins);
-console.log(`build: ${types.length} nodes${plugins.length ? `, ${plugins.length} plugins` : ''} in dist/`);
+console.log(
+  `build: ${coreFiles} core files, ${types.length} nodes${plugins.length ? `, ${plugins.length} plugins` : ''} in dist/`,
+);

@@ -4,8 +4,8 @@ import type { LedgerRow } from './ledger/types';
 
 /**
  * What happens in the archive, for whoever in this process listens: the editor's sidebar (live
- * rows), rc-archive-log (alerts) and the Retry routes. Every node type is its own bundle with
- * its own copy of this module, so the one emitter and the one registry live on `globalThis`.
+ * rows), rc-archive-log (alerts) and the Retry routes. Every node bundle requires the one built
+ * copy of this module, so its state is the process's.
  */
 export interface ArchiveEvents {
   /** A ledger row changed status (found, attempt, archived, failed, lost). */
@@ -52,45 +52,36 @@ export interface Deferred {
   take(source: string): string[];
 }
 
-interface Bus {
-  events: EventEmitter<ArchiveEvents>;
-  entrances: Map<string, Entrance>;
-  deferred: Map<string, Set<string>>;
-}
+export const archiveEvents = new EventEmitter<ArchiveEvents>().setMaxListeners(1000);
 
-const bus = ((globalThis as Record<symbol, unknown>)[Symbol.for('rc-archiver.bus')] ??= {
-  events: new EventEmitter<ArchiveEvents>().setMaxListeners(1000),
-  entrances: new Map<string, Entrance>(),
-  deferred: new Map<string, Set<string>>(),
-}) as Bus;
-
-export const archiveEvents: EventEmitter<ArchiveEvents> = bus.events;
+const registeredEntrances = new Map<string, Entrance>();
+const deferredKeys = new Map<string, Set<string>>();
 
 /** Registers an entrance; the returned function unregisters it (call it on close). */
 export function registerEntrance(entrance: Entrance): () => void {
-  bus.entrances.set(entrance.nodeId, entrance);
+  registeredEntrances.set(entrance.nodeId, entrance);
   return () => {
-    if (bus.entrances.get(entrance.nodeId) === entrance) bus.entrances.delete(entrance.nodeId);
+    if (registeredEntrances.get(entrance.nodeId) === entrance) registeredEntrances.delete(entrance.nodeId);
   };
 }
 
 export function entrance(nodeId: string | undefined): Entrance | undefined {
-  return nodeId ? bus.entrances.get(nodeId) : undefined;
+  return nodeId ? registeredEntrances.get(nodeId) : undefined;
 }
 
 export function entrances(kind?: Entrance['kind']): Entrance[] {
-  return [...bus.entrances.values()].filter((e) => !kind || e.kind === kind);
+  return [...registeredEntrances.values()].filter((e) => !kind || e.kind === kind);
 }
 
 export const deferred: Deferred = {
   add(source, keys) {
-    let set = bus.deferred.get(source);
-    if (!set) bus.deferred.set(source, (set = new Set()));
+    let set = deferredKeys.get(source);
+    if (!set) deferredKeys.set(source, (set = new Set()));
     for (const k of keys) set.add(k);
   },
   take(source) {
-    const set = bus.deferred.get(source);
-    bus.deferred.delete(source);
+    const set = deferredKeys.get(source);
+    deferredKeys.delete(source);
     return set ? [...set] : [];
   },
 };

@@ -47,25 +47,6 @@ export class RcApiError extends Error {
   }
 }
 
-/**
- * The status, code and message of an RcApiError, read by shape rather than `instanceof`: each
- * node is bundled on its own, so an error thrown by the client (in rc-config's bundle) is not an
- * instance of another bundle's class.
- */
-export function apiErrorOf(
-  err: unknown,
-): { status: number; errorCode?: string; message: string } | undefined {
-  if (err instanceof RcApiError) return err;
-  if (!err || typeof err !== 'object') return undefined;
-  const e = err as { name?: unknown; status?: unknown; errorCode?: unknown; message?: unknown };
-  if (e.name !== 'RcApiError' || typeof e.status !== 'number') return undefined;
-  return {
-    status: e.status,
-    errorCode: typeof e.errorCode === 'string' ? e.errorCode : undefined,
-    message: String(e.message ?? ''),
-  };
-}
-
 /** Removes anything that looks like a bearer token or a JWT from a text meant for logs or errors. */
 export function redactSecrets(text: string, secrets: Array<string | undefined> = []): string {
   let out = text

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ArchiveItem } from '../items';
 import type { LedgerApi } from '../ledger/types';
-import { apiErrorOf, RcApiError } from '../ringcentral/errors';
+import { RcApiError } from '../ringcentral/errors';
 import type { ApiGroup, ContentResponse } from '../ringcentral/types';
 import { ZipError, ZipReader, type ZipEntry } from '../zip';
 
@@ -207,8 +207,7 @@ const FIRST_POLL_MS = 5000;
 
 /** RingCentral refused because the account has no compliance export (403 FeatureNotAvailable). */
 export function isExportNotEnabled(err: unknown): boolean {
-  const e = apiErrorOf(err);
-  return e?.status === 403 && e.errorCode === 'FeatureNotAvailable';
+  return err instanceof RcApiError && err.status === 403 && err.errorCode === 'FeatureNotAvailable';
 }
 
 /** The task ended without data (Failed or Expired). */
@@ -229,8 +228,11 @@ export class ExportTaskError extends Error {
 
 /** RingCentral refuses another task while two are unfinished (this account's, from anyone). */
 function isTooManyTasks(err: unknown): boolean {
-  const e = apiErrorOf(err);
-  return (e?.status === 400 || e?.status === 409) && /no more than|simultaneous|in progress/i.test(e.message);
+  return (
+    err instanceof RcApiError &&
+    (err.status === 400 || err.status === 409) &&
+    /no more than|simultaneous|in progress/i.test(err.message)
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,7 +759,7 @@ async function completedTask(
       });
       polls++;
     } catch (err) {
-      if (apiErrorOf(err)?.status === 404 && job.taskId && polls === 0) {
+      if (err instanceof RcApiError && err.status === 404 && job.taskId && polls === 0) {
         // The stored task is gone at RingCentral (expired, deleted): ask for the piece again.
         options.log?.(
           `compliance export task ${taskId} is gone at RingCentral; asking for ${job.from} – ${job.to} again`,

@@ -1,7 +1,7 @@
 import type { ArchiveItem, ItemKind } from '../items';
 import { oldestTime } from '../backfill';
 import type { LedgerApi } from '../ledger/types';
-import { apiErrorOf } from '../ringcentral/errors';
+import { RcApiError } from '../ringcentral/errors';
 import { extensionFor } from '../template';
 
 /**
@@ -298,9 +298,8 @@ export interface MessageRunResult {
  * limit) or a closed client are not.
  */
 export function isTransientListingError(err: unknown): boolean {
-  const api = apiErrorOf(err);
-  if (!api) return false;
-  return api.status === 0 || api.status >= 500 || api.errorCode === 'InvalidJson';
+  if (!(err instanceof RcApiError)) return false;
+  return err.status === 0 || err.status >= 500 || err.errorCode === 'InvalidJson';
 }
 
 function rangeOf(

@@ -2,8 +2,8 @@
  * Target-level failures: the storage itself is unusable (login refused, host unreachable, host key
  * mismatch, bucket or root missing, root not writable, disk or quota full), as opposed to a failure
  * of one file (a name refused, a conflicting file). A sink pauses on the first and fails the item
- * on the second. Recognised by the `target` field, not by class: every node bundle has its own copy
- * of lib/, so `instanceof` does not hold across bundles.
+ * on the second. Recognised by the `target` field, not by class, so that an adapter can mark a
+ * provider's own error in place (asTargetError).
  */
 
 /** An error that says the storage target, not the item, is at fault. */

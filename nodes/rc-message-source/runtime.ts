@@ -1,4 +1,4 @@
-import { apiErrorOf } from '../../lib/ringcentral/errors';
+import { RcApiError } from '../../lib/ringcentral/errors';
 import { listAccountExtensions, mailboxExtensions } from '../../lib/sources/extensions';
 import type { ItemKind } from '../../lib/items';
 import type { RcClient } from '../../lib/ringcentral';
@@ -80,7 +80,7 @@ export default function register(RED: RED): void {
         : [await ownMailbox(client, signal)];
     // Account-wide, an extension without a readable message store is skipped, not fatal.
     const skipMailbox = (err: unknown) =>
-      scope === 'account' && [403, 404].includes(apiErrorOf(err)?.status ?? 0);
+      scope === 'account' && err instanceof RcApiError && [403, 404].includes(err.status);
     /** One listing: the regular run (each mailbox from its cursor) or a backfill part (one mailbox, a range). */
     const list = async (
       context: SourceRunContext,

@@ -26,14 +26,11 @@ interface Shared {
   providers: Set<string>;
 }
 /**
- * One Connect state per Node-RED runtime, whichever node bundle registers first: every node type
- * is its own bundle with its own copy of this module and its own RED object, but they share the
- * admin app, and a callback must find the state that another bundle's route issued.
+ * One Connect state per admin app, whichever node type registers first: each node type gets its
+ * own RED object, but they share the admin app, and a callback must find the state that another
+ * type's route issued.
  */
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('rc-archiver.oauth')] ??= new WeakMap<
-  object,
-  Shared
->()) as WeakMap<object, Shared>;
+const registry = new WeakMap<object, Shared>();
 
 /** Node-RED's credential secret, so refreshed tokens are as protected as flows_cred.json. */
 function credentialSecret(RED: RED): string | undefined {
@@ -60,7 +57,7 @@ export function tokenStorePath(RED: RED): string {
 
 /**
  * The file of tokens kept across restarts, encrypted with Node-RED's credential secret. Every
- * operation reads and writes the file at once, so each node bundle may open its own.
+ * operation reads and writes the file at once, so several stores of one file stay consistent.
  */
 export function openTokenStore(RED: RED): TokenStore {
   return new TokenStore(tokenStorePath(RED), credentialSecret(RED));

@@ -31,11 +31,10 @@ interface Entry {
 }
 
 /**
- * One route for every storage node type, whichever bundle registers first: every node type is its
- * own bundle with its own RED object, but they share the admin app.
+ * One route for every storage node type, whichever registers first: each node type gets its own
+ * RED object, but they share the admin app.
  */
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('rc-archiver.storageTest')] ??=
-  new WeakMap<object, Map<string, Entry>>()) as WeakMap<object, Map<string, Entry>>;
+const registry = new WeakMap<object, Map<string, Entry>>();
 
 /**
  * The dialog's credentials over the stored ones: a password the dialog shows as the placeholder is

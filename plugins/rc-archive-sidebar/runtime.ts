@@ -34,8 +34,8 @@ interface Response {
 }
 type Handler = Parameters<RED['httpAdmin']['get']>[1];
 
-/** Set on `globalThis` so that a second load in one process replaces the first listener. */
-const LISTENER = Symbol.for('rc-archiver.sidebar.live');
+/** The listener of the last registration: registering again (a reloaded runtime) replaces it. */
+let liveListener: ((change: { key: string }) => void) | undefined;
 
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
@@ -147,9 +147,7 @@ function publishLiveRows(RED: RED): void {
     else more = true;
     timer ??= setTimeout(flush, LIVE_INTERVAL_MS).unref();
   };
-  const g = globalThis as Record<symbol, unknown>;
-  const previous = g[LISTENER] as typeof listener | undefined;
-  if (previous) archiveEvents.off('change', previous);
-  g[LISTENER] = listener;
+  if (liveListener) archiveEvents.off('change', liveListener);
+  liveListener = listener;
   archiveEvents.on('change', listener);
 }

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it, mock } from 'node:test';
-import { deferred } from '../../lib/bus';
+import type * as Bus from '../../lib/bus';
 import { Ledger } from '../../lib/ledger';
 import type { ArchiveItem } from '../../lib/items';
 import type { RcClient } from '../../lib/ringcentral/client';
 import { startSimulator } from '../sim/index';
 import { createHelper } from '../support/helper';
-import { builtNode } from '../support/node-red';
+import { builtLib, builtNode } from '../support/node-red';
 import { statuses, waitFor } from '../support/wait';
 
+// The bus the deployed nodes use.
+const { deferred } = builtLib<typeof Bus>('bus');
 const { helper, userDir } = createHelper();
 const nodes = ['rc-config', 'rc-call-log-source', 'rc-rate-limit', 'rc-archive-log'].map(builtNode);
 const credentials = { rc: { clientId: 'id', clientSecret: 'secret', jwt: 'jwt' } };

@@ -7,12 +7,15 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, it, mock } from 'node:test';
 import type { ArchiveItem } from '../../lib/items';
-import { Ledger } from '../../lib/ledger';
-import { manualRetry } from '../../lib/retry';
+import type * as LedgerModule from '../../lib/ledger';
+import type * as RetryModule from '../../lib/retry';
 import { createHelper } from '../support/helper';
-import { builtNode } from '../support/node-red';
+import { builtLib, builtNode } from '../support/node-red';
 import { waitFor } from '../support/wait';
 
+// The nodes' own instances: a manual Retry finds the entrances the deployed rc-retry registered.
+const { Ledger } = builtLib<typeof LedgerModule>('ledger');
+const { manualRetry } = builtLib<typeof RetryModule>('retry');
 const { helper, userDir } = createHelper();
 const nodes = ['rc-config', 'rc-retry', 'rc-folder-sink', 'rc-archive-log'].map(builtNode);
 const MIN = 60_000;
@@ -140,7 +143,7 @@ describe('rc-retry', { timeout: 60_000 }, () => {
     };
   }
 
-  function withLedger<T>(read: (l: Ledger) => T): T {
+  function withLedger<T>(read: (l: LedgerModule.Ledger) => T): T {
     const ledger = Ledger.open(ledgerFile);
     try {
       return read(ledger);

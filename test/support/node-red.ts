@@ -23,3 +23,11 @@ export function nodeRedVersion(): string {
 export function builtNode(type: string): unknown {
   return require(join(root, 'dist', 'nodes', type, `${type}.js`));
 }
+
+/**
+ * A module of the built core as the loaded nodes require it (one instance per process), e.g.
+ * `builtLib<typeof Bus>('bus')`: the same event bus, entrances and ledger connections as theirs.
+ */
+export function builtLib<T>(path: string): T {
+  return require(join(root, 'dist', 'lib', path)) as T;
+}

@@ -319,8 +319,8 @@ describe('target-level failures', () => {
   it('are recognised by their field, through the causes, not by class', () => {
     assert.equal(isTargetFailure(new TargetError('root gone')), true);
     assert.equal(isTargetFailure(new Error('wrapped', { cause: asTargetError(new Error('x')) })), true);
-    // A copy of lib/ in another bundle: a plain object with the field.
-    assert.equal(isTargetFailure({ message: 'from another bundle', target: true }), true);
+    // Marked by the field alone, as an adapter marks a provider's error in place.
+    assert.equal(isTargetFailure({ message: 'marked by field', target: true }), true);
     assert.equal(isTargetFailure(new ProviderError('refused', { auth: true })), true);
     assert.equal(isTargetFailure(new ProviderError('quota', { status: 507, target: true })), true);
     assert.equal(
