@@ -119,6 +119,8 @@ function buildJs(entry, outfile, extra = {}) {
     target: 'node20',
     external,
     logLevel: 'warning',
+    // Module comments in the output name sources relative to the project, wherever the build runs.
+    absWorkingDir: root,
     plugins: [requireCore(outfile, entry)],
     ...extra,
   });
