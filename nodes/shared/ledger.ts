@@ -14,6 +14,10 @@ export function ledgerPath(RED: RED): string {
 /** Ledger files whose driver has been logged: once per file, not once per node. */
 const logged = new Set<string>();
 
+/**
+ * A handle on this process's one connection to the ledger file: every node and the sidebar share
+ * it (one migration, one WAL writer); it closes when the last handle closes.
+ */
 export function openLedger(RED: RED): LogLedger {
   const file = ledgerPath(RED);
   const ledger = Ledger.open(file);
