@@ -87,6 +87,8 @@ export interface SourceRunContext {
   ledger: LedgerAdmin;
   /** Aborted when the node closes: a listing in flight stops at its next request. */
   signal: AbortSignal;
+  /** The node's status, log and words, for what the listing has to say. */
+  io: ControllerIO;
 }
 
 /** How a source lists for a backfill; the runner keeps the job, its progress and its resume. */
@@ -187,7 +189,7 @@ export class SourceRunner {
   }
 
   private get context(): SourceRunContext {
-    return { ledger: this.ledger!, signal: this.abort.signal };
+    return { ledger: this.ledger!, signal: this.abort.signal, io: this.io };
   }
 
   private now(): Date {
@@ -379,7 +381,7 @@ export class SourceRunner {
     this.stopBackfill = stop;
     const signal = AbortSignal.any([this.abort.signal, stop.signal]);
     setMaxListeners(1000, signal);
-    const context: SourceRunContext = { ledger, signal };
+    const context: SourceRunContext = { ledger, signal, io: this.io };
     const cursorName = this.cursorName;
     let job = start;
     ledger.setCursor(cursorName, JSON.stringify(job));
