@@ -4,6 +4,7 @@ import { archiveEvents, deferred } from '../../lib/bus';
 import { isArchiveItem, type ArchiveItem, type Receipt } from '../../lib/items';
 import type { LedgerApi } from '../../lib/ledger/types';
 import { SINK, settingOf } from '../../lib/node-defaults';
+import { fetcherWithGrants } from '../../lib/scheduler';
 import { SinkWorker, type WorkerState } from '../../lib/sink-worker';
 import type { StorageAdapter } from '../../lib/storage/types';
 import { DEFAULT_TEMPLATE, validateTemplate } from '../../lib/template';
@@ -140,7 +141,7 @@ export function createSink(
     const running = inFlight.get(item.key);
     if (running) return running;
     const work = archiveItem(item, {
-      fetcher: rcNode.getClient(),
+      fetcher: fetcherWithGrants(rcNode.getScheduler?.(), () => rcNode.getClient()),
       storage: target.storage(),
       ledger: ledger!,
       sinkName,
