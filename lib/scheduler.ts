@@ -203,9 +203,9 @@ export class Scheduler {
         settled: false,
         resolve,
         reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {},
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) waiter.cleanup = onAbortOf(signal, onAbort);
       groupQueue.push(waiter);
       // Decided now, not later: a grant that is possible at once is taken at once.
       this.pump(group);
@@ -390,6 +390,30 @@ export class Scheduler {
     }
     return { waitMs };
   }
+}
+
+/**
+ * One abort listener per signal however many waiters share it (a rate-limit node's thousands of
+ * items share its one signal): no MaxListeners warnings. Returns the unsubscribe.
+ */
+const abortListeners = new WeakMap<AbortSignal, Set<() => void>>();
+function onAbortOf(signal: AbortSignal, listener: () => void): () => void {
+  let listeners = abortListeners.get(signal);
+  if (!listeners) {
+    const set = new Set<() => void>();
+    listeners = set;
+    abortListeners.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fn of [...set]) fn();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 function abortError(signal: AbortSignal | undefined): Error {
