@@ -61,6 +61,11 @@ export interface BudgetState {
 export interface BudgetPermit {
   /** The request goes out now (a permit may be taken some time before it is used). */
   sending?(): void;
+  /**
+   * True when the permit was kept unused for longer than a window: its slot has gone back to the
+   * window, so it no longer gives the right to send (cancel it and acquire another).
+   */
+  expired?(): boolean;
   /** The server has answered: the request counts from now (the server saw it no earlier). */
   done(): void;
   /** The request was not sent after all: give the slot back. */
@@ -160,6 +165,9 @@ interface Entry {
  * what this budget had in the window when the request went out (not when its answer arrived).
  */
 const RECONCILE_MS = 10_000;
+
+/** A request sent whose permit is never settled (a caller's bug) gives its slot back after this long. */
+const PENDING_MAX_MS = 600_000;
 
 interface Waiter {
   consume: boolean;
@@ -408,8 +416,13 @@ export class RateBudget extends EventEmitter {
     return this.serverCounted ? this.limit : Math.max(1, this.limit - this.margin);
   }
 
+  /**
+   * When an entry leaves the window. A request sent and not yet answered holds its slot until it
+   * is (a slow answer may outlast a short window), at most PENDING_MAX_MS.
+   */
   private expiry(entry: Entry): number {
-    return entry.t + this.windowMs;
+    if (entry.done || entry.sentAt === undefined) return entry.t + this.windowMs;
+    return entry.t + Math.max(this.windowMs, PENDING_MAX_MS);
   }
 
   private prune(now: number): void {
@@ -448,6 +461,7 @@ export class RateBudget extends EventEmitter {
       sending: () => {
         if (!settled) entry.sentAt ??= Date.now();
       },
+      expired: () => !settled && entry.sentAt === undefined && this.expiry(entry) <= Date.now(),
       done: () => {
         if (settled || this.disposed) return;
         settled = true;

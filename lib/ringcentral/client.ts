@@ -1113,7 +1113,8 @@ export class RcClient implements ContentFetcher {
           request.headers.set('Authorization', `Bearer ${token}`);
           attempt.tokenUsed = token;
           // A 429 of another request may have paused the group meanwhile: wait, then start over.
-          if (!(await budget.unpaused(attempt.signal))) break;
+          // So does a given permit kept past its window.
+          if (!(await budget.unpaused(attempt.signal)) && !permit.expired?.()) break;
           permit.cancel();
           permit = await budget.acquire(attempt.signal);
         }

@@ -178,6 +178,27 @@ describe('RateBudget', () => {
     budget.dispose();
   });
 
+  it('a request sent and not yet answered holds its slot past the window; a permit kept unsent past it is expired', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 3_000_000 });
+    const budget = new RateBudget('Heavy', { limit: 2, windowSec: 2, margin: 0 });
+    const slow = budget.tryAcquire()!;
+    slow.sending?.();
+    const kept = budget.tryAcquire()!;
+    t.mock.timers.tick(5_000); // both are older than the window
+    assert.equal(
+      budget.snapshot().usedInWindow,
+      1,
+      'the slow request still counts: the server may see it late',
+    );
+    assert.equal(kept.expired?.(), true, 'the unsent permit has lost its slot');
+    assert.equal(slow.expired?.(), false);
+    slow.done(); // answered now: counts one window from now
+    assert.equal(budget.snapshot().usedInWindow, 1);
+    t.mock.timers.tick(2_000);
+    assert.equal(budget.snapshot().usedInWindow, 0);
+    budget.dispose();
+  });
+
   it('serves waiters first come, first served, and drops aborted ones', async () => {
     const budget = new RateBudget('Heavy', { limit: 2, windowSec: 0.1 }); // one per 0.1 s
     await budget.acquire();
