@@ -115,7 +115,11 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     let extension: string | undefined;
     if (isUriContent(item.content)) {
       downloading = true;
-      const response = await fetcher.openContent(item.content.uri, { signal, group: contentGroupFor(item) });
+      const response = await fetcher.openContent(item.content.uri, {
+        signal,
+        group: contentGroupFor(item),
+        key: item.key,
+      });
       downloading = false;
       body = response.body;
       body.once('error', (err) => (downloadError ??= err));

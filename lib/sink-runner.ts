@@ -23,6 +23,7 @@ import type { LedgerApi } from './ledger/types';
 import { SINK, settingOf } from './node-defaults';
 import type { ContentFetcher } from './ringcentral/types';
 import { SinkWorker, type WorkerState } from './sink-worker';
+import { fetcherWithGrants, type Scheduler } from './scheduler';
 import type { StorageAdapter } from './storage/types';
 import { DEFAULT_TEMPLATE, validateTemplate } from './template';
 
@@ -51,6 +52,8 @@ export interface SinkRunnerOptions {
 /** What a sink needs of an rc-config node. */
 export interface RcLogin {
   getClient(): ContentFetcher;
+  /** The config's scheduler: a download whose permit rc-rate-limit already holds spends that one. */
+  getScheduler?(): Scheduler | undefined;
 }
 
 interface Job {
@@ -248,7 +251,7 @@ export class SinkRunner {
     const running = this.inFlight.get(item.key);
     if (running) return running;
     const work = archiveItem(item, {
-      fetcher: login.getClient(),
+      fetcher: fetcherWithGrants(login.getScheduler?.(), () => login.getClient()),
       storage: this.o.storage(),
       ledger: this.o.ledger!,
       sinkName: this.sinkName,

@@ -19,8 +19,9 @@ export interface RateBudgetOptions {
   limit?: number;
   windowSec?: number;
   /**
-   * Requests kept in reserve below the limit, so that another process, a clock difference or a
-   * request the server counts a little later never tips the group over. Default 1.
+   * Requests kept in reserve below the limit until the server's X-Rate-Limit-Remaining has said
+   * what is left (at the start, and after a restart within the window): another process may
+   * still be counted. Once the server has said, its Remaining is used exactly. Default 1.
    */
   margin?: number;
   /** Pause after a 429 without Retry-After, in seconds (default 30). */
@@ -58,6 +59,13 @@ export interface BudgetState {
 
 /** What `acquire` hands out: tell the budget when the answer's headers arrived (or not sent). */
 export interface BudgetPermit {
+  /** The request goes out now (a permit may be taken some time before it is used). */
+  sending?(): void;
+  /**
+   * True when the permit was kept unused for longer than a window: its slot has gone back to the
+   * window, so it no longer gives the right to send (cancel it and acquire another).
+   */
+  expired?(): boolean;
   /** The server has answered: the request counts from now (the server saw it no earlier). */
   done(): void;
   /** The request was not sent after all: give the slot back. */
@@ -145,10 +153,21 @@ export function abortReason(signal: AbortSignal | undefined): Error {
 }
 
 interface Entry {
-  /** When it was sent; once `done`, when its answer arrived (the server saw it no later). */
+  /** When it was taken; once `done`, when its answer arrived (the server saw it no later). */
   t: number;
   done: boolean;
+  /** When the request went out, once it has. */
+  sentAt?: number;
 }
+
+/**
+ * Entries stay this long past their window, so that an answer's Remaining can be compared with
+ * what this budget had in the window when the request went out (not when its answer arrived).
+ */
+const RECONCILE_MS = 10_000;
+
+/** A request sent whose permit is never settled (a caller's bug) gives its slot back after this long. */
+const PENDING_MAX_MS = 600_000;
 
 interface Waiter {
   consume: boolean;
@@ -160,8 +179,8 @@ interface Waiter {
 /**
  * The request budget of one API group for one login (one RcClient). It paces requests so that the
  * server never has reason to answer 429: a sliding window of the requests sent, a limit and window
- * taken from the server's X-Rate-Limit-* headers, a margin below the limit, the server's
- * Remaining=0 honoured, and after a 429 the whole group waits out Retry-After (every request sent
+ * taken from the server's X-Rate-Limit-* headers, a margin below the limit until the server's
+ * Remaining has been seen (then Remaining is used exactly), and after a 429 the whole group waits out Retry-After (every request sent
  * during a penalty restarts it). Waiters are served first come, first served.
  *
  * Emits "change" with a snapshot whenever its state changes, "penalty" on a 429, and "spent"
@@ -187,6 +206,8 @@ export class RateBudget extends EventEmitter {
    * server may still count what the previous process sent, and the first answer's headers say so.
    */
   private answered: boolean;
+  /** The server's Remaining has been seen: it, not the margin, says what is left. */
+  private serverCounted = false;
 
   constructor(group: ApiGroup, options: RateBudgetOptions = {}) {
     super();
@@ -206,12 +227,13 @@ export class RateBudget extends EventEmitter {
   state(): BudgetState {
     const now = Date.now();
     this.prune(now);
+    const live = this.live(now);
     const state: BudgetState = {
       limit: this.limit,
       windowSec: this.windowMs / 1000,
-      spent: this.entries.filter((e) => e.done).map((e) => e.t),
+      spent: live.filter((e) => e.done).map((e) => e.t),
     };
-    const pending = this.entries.filter((e) => !e.done).map((e) => e.t);
+    const pending = live.filter((e) => !e.done).map((e) => e.t);
     if (pending.length) state.pending = pending;
     if (this.pausedUntil > now) state.pausedUntil = this.pausedUntil;
     if (this.blockedUntil > now) state.blockedUntil = this.blockedUntil;
@@ -247,6 +269,29 @@ export class RateBudget extends EventEmitter {
   }
 
   /**
+   * A permit now when one may be sent now and nobody waits before, else undefined (for a
+   * scheduler that picks among several budgets).
+   */
+  tryAcquire(): BudgetPermit | undefined {
+    if (this.disposed) return undefined;
+    const now = Date.now();
+    if (this.queue.length || this.waitMs(now) > 0) return undefined;
+    const permit = this.take(now);
+    this.emit('change', this.snapshot());
+    return permit;
+  }
+
+  /** Milliseconds until `tryAcquire` could succeed (0: now); Infinity once disposed. */
+  msUntilFree(): number {
+    return this.disposed ? Number.POSITIVE_INFINITY : this.waitMs(Date.now());
+  }
+
+  /** No answer of this group has arrived yet: one request at a time (see firstAnswerGate). */
+  get awaitingFirstAnswer(): boolean {
+    return !this.answered;
+  }
+
+  /**
    * Resolves when a request could be sent now, without counting one (for holding messages until
    * the group has room). Waits its turn behind earlier `acquire` calls.
    */
@@ -279,8 +324,11 @@ export class RateBudget extends EventEmitter {
     return this.observeParsed(readRateLimitHeaders(headers));
   }
 
-  /** `observe` for headers already read with `readRateLimitHeaders`. */
-  observeParsed(info: RateLimitHeaders): boolean {
+  /**
+   * `observe` for headers already read with `readRateLimitHeaders`. `sentAt`: when the request
+   * that brought them went out; the server's count is compared with this budget's at that time.
+   */
+  observeParsed(info: RateLimitHeaders, sentAt?: number): boolean {
     if (this.disposed) return false;
     if (info.group && info.group.toLowerCase() !== this.group.toLowerCase()) return false;
     if (info.limit === undefined && info.windowSec === undefined && info.remaining === undefined)
@@ -291,12 +339,20 @@ export class RateBudget extends EventEmitter {
     if (info.remaining !== undefined) {
       const now = Date.now();
       this.prune(now);
-      if (info.remaining <= 0) this.blockedUntil = Math.max(this.blockedUntil, now + this.windowMs);
+      this.serverCounted = true;
+      // What this budget had in the server's window when the request went out: answered ones
+      // still in the window then, and ones sent before it.
+      const since = Math.max(now - RECONCILE_MS, Math.min(now, sentAt ?? now));
+      const ours = this.entries.filter(
+        (e) => this.expiry(e) > since && (e.done || (e.sentAt !== undefined && e.sentAt <= since)),
+      ).length;
       // Requests the server counted that this budget did not send (another process, another
-      // node with the same login): count them too, from now.
+      // node with the same login): count them too, from now, the latest the server can have seen them.
       const serverUsed = this.limit - info.remaining;
-      for (let used = this.entries.length; used < serverUsed; used++)
-        this.entries.push({ t: now, done: true });
+      for (let used = ours; used < serverUsed; used++) this.entries.push({ t: now, done: true });
+      // Nothing is known of when those leave the server's window: with none left, wait it out.
+      if (info.remaining <= 0 && serverUsed > ours)
+        this.blockedUntil = Math.max(this.blockedUntil, now + this.windowMs);
     }
     this.emit('spent');
     this.pump();
@@ -324,7 +380,7 @@ export class RateBudget extends EventEmitter {
     const now = Date.now();
     this.prune(now);
     const paused = Math.max(this.pausedUntil, this.blockedUntil);
-    const used = this.entries.length;
+    const used = this.live(now).length;
     return {
       group: this.group,
       limit: this.limit,
@@ -357,29 +413,41 @@ export class RateBudget extends EventEmitter {
   }
 
   private capacity(): number {
-    return Math.max(1, this.limit - this.margin);
+    return this.serverCounted ? this.limit : Math.max(1, this.limit - this.margin);
   }
 
+  /**
+   * When an entry leaves the window. A request sent and not yet answered holds its slot until it
+   * is (a slow answer may outlast a short window), at most PENDING_MAX_MS.
+   */
   private expiry(entry: Entry): number {
-    return entry.t + this.windowMs;
+    if (entry.done || entry.sentAt === undefined) return entry.t + this.windowMs;
+    return entry.t + Math.max(this.windowMs, PENDING_MAX_MS);
   }
 
   private prune(now: number): void {
-    if (this.entries.some((e) => this.expiry(e) <= now)) {
-      this.entries = this.entries.filter((e) => this.expiry(e) > now);
+    const gone = now - RECONCILE_MS;
+    if (this.entries.some((e) => this.expiry(e) <= gone)) {
+      this.entries = this.entries.filter((e) => this.expiry(e) > gone);
     }
+  }
+
+  /** The entries the window holds at `now`. */
+  private live(now: number): Entry[] {
+    return this.entries.filter((e) => this.expiry(e) > now);
   }
 
   /** Milliseconds until one more request may be sent. */
   private waitMs(now: number): number {
     this.prune(now);
     let until = Math.max(this.pausedUntil, this.blockedUntil);
+    const live = this.live(now);
     // The permit's done() pumps the queue again; the timer is only a safety net.
-    if (!this.answered && this.entries.some((e) => !e.done)) until = Math.max(until, now + 250);
+    if (!this.answered && live.some((e) => !e.done)) until = Math.max(until, now + 250);
     const cap = this.capacity();
-    if (this.entries.length >= cap) {
-      const expiries = this.entries.map((e) => this.expiry(e)).sort((a, b) => a - b);
-      until = Math.max(until, expiries[this.entries.length - cap]);
+    if (live.length >= cap) {
+      const expiries = live.map((e) => this.expiry(e)).sort((a, b) => a - b);
+      until = Math.max(until, expiries[live.length - cap]);
     }
     return Math.max(0, until - now);
   }
@@ -390,6 +458,10 @@ export class RateBudget extends EventEmitter {
     this.emit('spent');
     let settled = false;
     return {
+      sending: () => {
+        if (!settled) entry.sentAt ??= Date.now();
+      },
+      expired: () => !settled && entry.sentAt === undefined && this.expiry(entry) <= Date.now(),
       done: () => {
         if (settled || this.disposed) return;
         settled = true;

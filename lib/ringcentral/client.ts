@@ -6,13 +6,14 @@ import {
   RateBudget,
   readRateLimitHeaders,
   sleep,
+  type BudgetPermit,
   type RateBudgetOptions,
 } from './budget';
 import { ContentBody, DownloadAgents, ResumingContent, type ContentPart } from './content';
 import { RcApiError, redactSecrets } from './errors';
 import { groupFor, pathOf } from './groups';
 import { loginIdOf, type RcSession, type RcSessionStore } from './session';
-import type { ApiGroup, ContentFetcher, ContentResponse } from './types';
+import type { ApiGroup, ContentFetcher, ContentResponse, OpenContentOptions } from './types';
 
 export { RcApiError } from './errors';
 
@@ -378,6 +379,8 @@ interface Attempt {
   release(): void;
   /** Set when the response outlives the attempt (a content stream owns it). */
   keep?: boolean;
+  /** A permit the caller already holds (from a scheduler's grant): used instead of acquiring one. */
+  permit?: BudgetPermit;
 }
 
 /** One abort listener per signal however many requests share it (no MaxListeners warnings). */
@@ -665,14 +668,12 @@ export class RcClient implements ContentFetcher {
    * short is asked for again from the byte it reached (`Range`, through the same group's budget),
    * up to `maxResumes` times, and goes on in the same stream.
    */
-  async openContent(
-    uri: string,
-    options: { signal?: AbortSignal; group?: ApiGroup } = {},
-  ): Promise<ContentResponse> {
+  async openContent(uri: string, options: OpenContentOptions = {}): Promise<ContentResponse> {
     const what = `GET ${pathOf(uri)}`;
     const group = options.group ?? 'Heavy';
     const { signal } = options;
-    const first = await this.openContentPart(uri, what, group, signal, 0);
+    // A permit given by the scheduler pays for the first request only; a resume acquires its own.
+    const first = await this.openContentPart(uri, what, group, signal, 0, undefined, options.permit);
     const maxResumes = Math.max(0, Math.floor(this.options.maxResumes ?? 3));
     const body = new ResumingContent({
       what,
@@ -697,6 +698,7 @@ export class RcClient implements ContentFetcher {
     signal: AbortSignal | undefined,
     offset: number,
     total?: number,
+    permit?: BudgetPermit,
   ): Promise<ContentPart & { contentType?: string }> {
     let agents = new DownloadAgents();
     let opened = false;
@@ -707,6 +709,7 @@ export class RcClient implements ContentFetcher {
           url: uri,
           group,
           signal,
+          permit,
           download: true,
           ...(offset > 0 ? { headers: { Range: `bytes=${offset}-` } } : {}),
           agents: () => {
@@ -878,8 +881,28 @@ export class RcClient implements ContentFetcher {
       download?: boolean;
       agents?: () => DownloadAgents;
       headers?: Record<string, string>;
+      /** Pays for the first try (see Attempt.permit); later tries acquire their own. */
+      permit?: BudgetPermit;
     },
     consume: (response: FetchResponse, attempt: Attempt) => Promise<R>,
+  ): Promise<R> {
+    let given = request.permit;
+    try {
+      return await this.exchangeTries(request, consume, () => {
+        const permit = given;
+        given = undefined;
+        return permit;
+      });
+    } finally {
+      // Not sent after all (closed, aborted, refused before the fetch): the slot goes back.
+      given?.cancel();
+    }
+  }
+
+  private async exchangeTries<R>(
+    request: Parameters<RcClient['exchange']>[0],
+    consume: (response: FetchResponse, attempt: Attempt) => Promise<R>,
+    takeGiven: () => BudgetPermit | undefined,
   ): Promise<R> {
     const { method, url, group, signal } = request;
     const path = pathOf(url);
@@ -894,6 +917,7 @@ export class RcClient implements ContentFetcher {
       this.checkOpen();
       if (signal?.aborted) throw abortReason(signal);
       const attempt = this.newAttempt(group, signal);
+      attempt.permit = takeGiven();
       let response: FetchResponse | undefined;
       try {
         try {
@@ -963,6 +987,9 @@ export class RcClient implements ContentFetcher {
         }
         throw error.error;
       } finally {
+        // A given permit the fetch never took: that try sent nothing.
+        attempt.permit?.cancel();
+        attempt.permit = undefined;
         if (!attempt.keep) attempt.release();
       }
     }
@@ -1066,9 +1093,18 @@ export class RcClient implements ContentFetcher {
     try {
       const group = attempt.group;
       const budget = this.budgets[group];
-      // Log in or refresh first, while holding no permit of the request's group.
-      if (!own) await this.ensureToken(attempt.signal);
-      let permit = await budget.acquire(attempt.signal);
+      const given = attempt.permit;
+      attempt.permit = undefined;
+      let permit: BudgetPermit;
+      try {
+        // Log in or refresh first, while holding no permit of the request's group (a given
+        // permit is held already: it waits for the token).
+        if (!own) await this.ensureToken(attempt.signal);
+        permit = given ?? (await budget.acquire(attempt.signal));
+      } catch (err) {
+        given?.cancel();
+        throw err;
+      }
       let response: FetchResponse;
       try {
         while (!own) {
@@ -1077,7 +1113,8 @@ export class RcClient implements ContentFetcher {
           request.headers.set('Authorization', `Bearer ${token}`);
           attempt.tokenUsed = token;
           // A 429 of another request may have paused the group meanwhile: wait, then start over.
-          if (!(await budget.unpaused(attempt.signal))) break;
+          // So does a given permit kept past its window.
+          if (!(await budget.unpaused(attempt.signal)) && !permit.expired?.()) break;
           permit.cancel();
           permit = await budget.acquire(attempt.signal);
         }
@@ -1086,12 +1123,14 @@ export class RcClient implements ContentFetcher {
         throw err;
       }
       attempt.sent();
+      const sentAt = Date.now();
+      permit.sending?.();
       try {
         response = await this.rawFetch(request);
       } finally {
         permit.done();
       }
-      this.learn(response, group, request.method, pathOf(request.url));
+      this.learn(response, group, request.method, pathOf(request.url), sentAt);
       return response;
     } finally {
       // The SDK reads the token answer after fetch returns; its timer may stay until then.
@@ -1102,10 +1141,16 @@ export class RcClient implements ContentFetcher {
     }
   }
 
-  private learn(response: FetchResponse, group: ApiGroup, method: string, path: string): void {
+  private learn(
+    response: FetchResponse,
+    group: ApiGroup,
+    method: string,
+    path: string,
+    sentAt: number,
+  ): void {
     const info = readRateLimitHeaders(response.headers);
     const counted = apiGroupOf(info.group) ?? group;
-    this.budgets[counted].observeParsed(info);
+    this.budgets[counted].observeParsed(info, sentAt);
     if (response.status === 429) {
       this.stats.rateLimited++;
       this.budgets[counted].penalize(info.retryAfterSec);

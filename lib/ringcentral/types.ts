@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BudgetPermit } from './budget';
 
 export type ApiGroup = 'Light' | 'Medium' | 'Heavy' | 'Auth';
 
@@ -9,9 +10,18 @@ export interface ContentResponse {
   contentLength?: number;
 }
 
+export interface OpenContentOptions {
+  signal?: AbortSignal;
+  group?: ApiGroup;
+  /** The item's key: a grant the scheduler holds for it pays for the download (lib/scheduler.ts). */
+  key?: string;
+  /** A permit of the group's budget already taken: the first request uses it instead of acquiring. */
+  permit?: BudgetPermit;
+}
+
 /** What a sink needs from RingCentral: a content stream for a media URI. */
 export interface ContentFetcher {
-  openContent(uri: string, options?: { signal?: AbortSignal; group?: ApiGroup }): Promise<ContentResponse>;
+  openContent(uri: string, options?: OpenContentOptions): Promise<ContentResponse>;
 }
 
 /** The state of one API group's rate budget, for status displays and rate-limit nodes. */

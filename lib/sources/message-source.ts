@@ -8,7 +8,7 @@ import type { ItemKind } from '../items';
 import { MESSAGE_SOURCE } from '../node-defaults';
 import { allRetainedDays } from '../retention';
 import type { RcClient } from '../ringcentral';
-import { apiErrorOf } from '../ringcentral/errors';
+import { RcApiError } from '../ringcentral/errors';
 import {
   configuredBackfill,
   emitItems,
@@ -80,7 +80,7 @@ export function messageSource(
       : [await ownMailbox(client, signal)];
   // Account-wide, an extension without a readable message store is skipped, not fatal.
   const skipMailbox = (err: unknown) =>
-    scope === 'account' && [403, 404].includes(apiErrorOf(err)?.status ?? 0);
+    scope === 'account' && err instanceof RcApiError && [403, 404].includes(err.status);
   /** One listing: the regular run (each mailbox from its cursor) or a backfill part (one mailbox, a range). */
   const list = async (
     context: SourceRunContext,

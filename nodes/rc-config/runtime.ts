@@ -1,5 +1,6 @@
 import { RcClient, configFromEnv, sessionStoreIn, type RcConnectionSettings } from '../../lib/ringcentral';
 import { retentionFrom, type RetentionSettings } from '../../lib/retention';
+import { schedulerForClient, type Scheduler } from '../../lib/scheduler';
 import { openTokenStore } from '../shared/oauth';
 import type { Node, NodeDef, RED } from '../shared/red';
 import { errorMessage } from '../shared/util';
@@ -26,6 +27,8 @@ export interface RcConfigNode extends Node<RcCredentials> {
   getClient(): RcClient;
   /** How long this account's data stays at RingCentral (the dialog's figures, else the public defaults). */
   retention(): RetentionSettings;
+  /** The download scheduler over this account's logins (see rc-rate-limit). */
+  getScheduler(): Scheduler;
   /** This node's client when it runs with exactly these settings, else undefined. */
   clientFor(settings: RcConnectionSettings): RcClient | undefined;
 }
@@ -43,6 +46,8 @@ export default function register(RED: RED): void {
   function RcConfig(this: RcConfigNode, def: RcConfigDef) {
     RED.nodes.createNode(this, def);
     let client: RcClient | undefined;
+    let scheduler: Scheduler | undefined;
+    this.getScheduler = () => (scheduler ??= schedulerForClient(this.id, () => this.getClient()));
     // Tokens and rate budgets survive a restart in the pack's encrypted token file, keyed by this
     // node's id (and, inside the entry, by the login: another JWT starts afresh).
     const store = openTokenStore(RED);
@@ -82,6 +87,8 @@ export default function register(RED: RED): void {
     this.on('close', (removed: boolean, done: () => void) => {
       let closing = client;
       client = undefined;
+      scheduler?.dispose();
+      scheduler = undefined;
       if (removed && !closing && store.get(this.id)) {
         // Never used since the start, but a session kept from before may still be alive.
         try {

@@ -1,14 +1,15 @@
 import { deferred } from '../../lib/bus';
 import { contentGroupFor, isArchiveItem, type ArchiveItem } from '../../lib/items';
 import type { LogLedger } from '../../lib/ledger/types';
-import { queueBound, queueWaitSeconds } from '../../lib/rate-limit';
+import { queueBound, queueStatus, type QueueStatus } from '../../lib/rate-limit';
 import type { ApiGroup } from '../../lib/ringcentral/types';
+import { deletionTime } from '../../lib/scheduler';
 import type { RcConfigNode } from '../rc-config/runtime';
 import { openLedger } from '../shared/ledger';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from '../shared/red';
 import { translator } from '../shared/i18n';
 import catalog from './locales/en-US/rc-rate-limit.json';
-import { closeAfter, errorMessage, shortText } from '../shared/util';
+import { errorMessage, shortText } from '../shared/util';
 
 interface RateLimitDef extends NodeDef {
   rc?: string;
@@ -20,6 +21,7 @@ interface Held {
   msg: NodeMessage;
   send: SendFn;
   done: DoneFn;
+  group: ApiGroup;
 }
 
 const GROUPS: ApiGroup[] = ['Light', 'Medium', 'Heavy', 'Auth'];
@@ -28,21 +30,10 @@ const REFUSED_RETRY_MS = 60_000;
 /** The status is redrawn at most this often: a burst of a thousand items is one redraw. */
 const STATUS_EVERY_MS = 250;
 
-/** Resolves after `ms`, or at once when the signal aborts; leaves no listener behind either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
+/**
+ * The node users wire before a sink: it hands each item to its rc-config's scheduler
+ * (lib/scheduler.ts) and sends the message on with the grant parked for the sink's download.
+ */
 export default function register(RED: RED): void {
   const t = translator(RED, catalog);
   function RateLimit(this: Node, def: RateLimitDef) {
@@ -51,9 +42,9 @@ export default function register(RED: RED): void {
     const fixedGroup = GROUPS.includes(def.group as ApiGroup) ? (def.group as ApiGroup) : undefined;
     const maxQueue = queueBound(def.maxQueue, RED.settings.nodeMessageBufferMaxLength);
     const abort = new AbortController();
-    const queue: Held[] = [];
-    let pumping: Promise<void> = Promise.resolve();
-    let running = false;
+    const held = new Set<Held>();
+    /** The config each group's items went to last: its budgets are what the status shows. */
+    const configOfGroup = new Map<ApiGroup, RcConfigNode>();
     let released = 0;
     let refused = 0;
     let lastRefusedAt = 0;
@@ -69,92 +60,57 @@ export default function register(RED: RED): void {
     const groupOf = (item: unknown): ApiGroup | undefined =>
       isArchiveItem(item) ? (fixedGroup ?? contentGroupFor(item)) : undefined;
 
-    const clientFor = (item: ArchiveItem) => {
+    const configFor = (item: ArchiveItem): RcConfigNode => {
       const rcNode = RED.nodes.getNode(def.rc || item.rc) as RcConfigNode | null;
-      if (!rcNode || typeof rcNode.getClient !== 'function') {
+      if (!rcNode || typeof rcNode.getScheduler !== 'function') {
         throw new Error(t('rc-rate-limit.errors.noRc', { rc: def.rc || item.rc }));
       }
-      return rcNode.getClient();
+      rcNode.getClient(); // a config without its settings says so now, not at the download
+      return rcNode;
     };
 
-    /** "12 queued · Heavy 34 s": the queue and how long its group holds it. */
+    const describe = (status: QueueStatus): string => {
+      if (status.groups.length === 0) return t('rc-rate-limit.status.queue', { queued: 0, released });
+      if (status.groups.length === 1) {
+        const { group, seconds, paused } = status.groups[0];
+        return t(`rc-rate-limit.status.${paused ? 'paused' : 'wait'}`, {
+          queued: status.queued,
+          group,
+          seconds,
+        });
+      }
+      const groups = status.groups
+        .map(({ group, count, paused }) =>
+          t(`rc-rate-limit.status.${paused ? 'groupPaused' : 'group'}`, { group, count }),
+        )
+        .join(' · ');
+      return t('rc-rate-limit.status.groups', { queued: status.queued, groups });
+    };
+
+    /** "12 queued · Heavy 34 s", or per group "43 queued · Heavy 40 · Medium 3". */
     const drawStatus = () => {
       statusTimer = undefined;
       if (abort.signal.aborted) return;
-      const full = Date.now() - lastRefusedAt < 60_000;
-      let text = t('rc-rate-limit.status.queue', { queued: queue.length, released });
-      const head = queue[0]?.msg.payload;
-      const group = groupOf(head);
-      if (group && isArchiveItem(head)) {
+      const counts: Partial<Record<ApiGroup, number>> = {};
+      for (const h of held) counts[h.group] = (counts[h.group] ?? 0) + 1;
+      const status = queueStatus(counts, (group) => {
         try {
-          const snapshot = clientFor(head).budget(group).snapshot();
-          const inGroup = queue.reduce((n, h) => n + (groupOf(h.msg.payload) === group ? 1 : 0), 0);
-          const seconds = queueWaitSeconds(snapshot, inGroup);
-          const key = snapshot.pausedUntil ? 'paused' : 'wait';
-          text = t(`rc-rate-limit.status.${key}`, { queued: queue.length, group, seconds });
+          return configOfGroup.get(group)?.getScheduler().snapshot(group);
         } catch {
-          // The config is missing: the pump says so when it reaches the item.
+          return undefined; // the config is gone: its items say so when they fail
         }
-      }
+      });
+      const full = Date.now() - lastRefusedAt < 60_000;
+      let text = describe(status);
       if (full) text = `${t('rc-rate-limit.status.full', { max: maxQueue, refused })} · ${text}`;
       node.status({
-        fill: full ? 'yellow' : queue.length ? 'blue' : 'green',
-        shape: queue.length ? 'ring' : 'dot',
+        fill: full ? 'yellow' : held.size ? 'blue' : 'green',
+        shape: held.size ? 'ring' : 'dot',
         text,
       });
     };
     const showStatus = () => {
       statusTimer ??= setTimeout(drawStatus, STATUS_EVERY_MS);
-    };
-
-    // Releases one message when the group has budget, then gives the sink a moment to spend it
-    // before looking again, so that a burst of held messages never turns into a burst of requests.
-    const pump = async () => {
-      while (queue.length && !abort.signal.aborted) {
-        const held = queue[0];
-        const item = held.msg.payload;
-        try {
-          const group = groupOf(item);
-          if (group && isArchiveItem(item)) {
-            const budget = clientFor(item).budget(group);
-            const before = budget.snapshot();
-            if (before.pausedUntil && before.pausedUntil > Date.now()) showStatus();
-            await budget.ready(abort.signal);
-            if (abort.signal.aborted) break;
-            queue.shift();
-            released++;
-            held.send(held.msg);
-            held.done();
-            showStatus();
-            for (let waited = 0; waited < 1000 && !abort.signal.aborted; waited += 50) {
-              if (budget.snapshot().usedInWindow !== before.usedInWindow) break;
-              await sleep(50, abort.signal);
-            }
-          } else {
-            queue.shift();
-            released++;
-            held.send(held.msg);
-            held.done();
-          }
-        } catch (err) {
-          if (abort.signal.aborted) break;
-          queue.shift();
-          const message = errorMessage(err);
-          node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
-          held.done(new Error(message));
-        }
-      }
-      showStatus();
-    };
-
-    // One pump at a time; items that arrive while it finishes start the next one.
-    const kick = () => {
-      if (running) return;
-      running = true;
-      pumping = pump().finally(() => {
-        running = false;
-        if (queue.length && !abort.signal.aborted) kick();
-      });
     };
 
     /**
@@ -199,11 +155,62 @@ export default function register(RED: RED): void {
       done(new Error(t('rc-rate-limit.errors.full', { max: maxQueue, key, fate })));
     };
 
+    const fail = (done: DoneFn, err: unknown) => {
+      const message = errorMessage(err);
+      node.status({ fill: 'red', shape: 'ring', text: shortText(message) });
+      done(new Error(message));
+    };
+
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
-      if (queue.length >= maxQueue) return refuse(msg, done);
-      queue.push({ msg, send, done });
+      const item = msg.payload;
+      const group = groupOf(item);
+      if (!group || !isArchiveItem(item)) {
+        // Nothing to download: nothing to wait for.
+        released++;
+        send(msg);
+        done();
+        showStatus();
+        return;
+      }
+      if (held.size >= maxQueue) return refuse(msg, done);
+      let rcNode: RcConfigNode;
+      try {
+        rcNode = configFor(item);
+      } catch (err) {
+        return fail(done, err);
+      }
+      const entry: Held = { msg, send, done, group };
+      held.add(entry);
+      configOfGroup.set(group, rcNode);
       showStatus();
-      kick();
+      const scheduler = rcNode.getScheduler();
+      const request = {
+        key: item.key,
+        group,
+        deleteAt: deletionTime(item, rcNode.retention()),
+        createdAt: item.createdAt,
+      };
+      scheduler.schedule(request, abort.signal).then(
+        (grant) => {
+          if (!held.delete(entry)) return grant.permit.cancel(); // put back on close meanwhile
+          // The sink's download claims the grant under the item's key (lib/scheduler.ts).
+          scheduler.hold(item.key, grant);
+          released++;
+          send(msg);
+          done();
+          showStatus();
+        },
+        (err: unknown) => {
+          if (!held.delete(entry)) return;
+          showStatus();
+          // The config stopped under the queue: the item goes back, as on close.
+          if ((err as Error)?.name === 'SchedulerClosedError') {
+            putBack(msg, 0);
+            return done();
+          }
+          fail(done, err);
+        },
+      );
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
@@ -211,18 +218,13 @@ export default function register(RED: RED): void {
       if (statusTimer) clearTimeout(statusTimer);
       statusTimer = undefined;
       // Held items are put back (the source or rc-retry sends them again), then completed.
-      for (const held of queue.splice(0)) {
-        putBack(held.msg, 0);
-        held.done();
+      for (const entry of [...held]) {
+        held.delete(entry);
+        putBack(entry.msg, 0);
+        entry.done();
       }
-      closeAfter(
-        pumping,
-        () => {
-          ledger?.close();
-          done();
-        },
-        5_000,
-      );
+      ledger?.close();
+      done();
     });
     drawStatus();
   }

@@ -132,7 +132,11 @@ describe('RateBudget', () => {
       'X-Rate-Limit-Remaining': '2',
     });
     assert.equal(budget.snapshot().usedInWindow, 8, 'requests another process sent count too');
-    assert.equal(budget.snapshot().remaining, 1);
+    assert.equal(
+      budget.snapshot().remaining,
+      2,
+      "the server's Remaining, exactly: no margin once it has spoken",
+    );
     budget.observe({
       'X-Rate-Limit-Limit': '10',
       'X-Rate-Limit-Window': '0.4',
@@ -142,6 +146,56 @@ describe('RateBudget', () => {
     const start = Date.now();
     await budget.acquire();
     assert.ok(Date.now() - start >= 390, `waited ${Date.now() - start} ms`);
+    budget.dispose();
+  });
+
+  it('fills the window to the last request once the server counts, and a full window of its own waits only for its oldest', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 2_000_000 });
+    const budget = new RateBudget('Heavy', { limit: 3, windowSec: 10 });
+    const sendAt = async (remaining: number) => {
+      const permit = budget.tryAcquire();
+      assert.ok(permit, `a permit with ${remaining + 1} left`);
+      const sentAt = Date.now();
+      permit.sending?.();
+      t.mock.timers.tick(50); // the answer comes 50 ms later
+      permit.done();
+      budget.observeParsed({ group: 'Heavy', limit: 3, remaining, windowSec: 10 }, sentAt);
+    };
+    await sendAt(2);
+    t.mock.timers.tick(1_000);
+    await sendAt(1);
+    await sendAt(0);
+    assert.equal(budget.tryAcquire(), undefined, 'the window is full');
+    assert.equal(
+      budget.snapshot().pausedUntil,
+      null,
+      'Remaining=0 from its own requests blocks no whole window',
+    );
+    // The first request's slot frees 10 s after its answer (2 000 050), not a window after the last.
+    assert.equal(budget.msUntilFree(), 2_010_050 - Date.now());
+    t.mock.timers.tick(budget.msUntilFree());
+    assert.ok(budget.tryAcquire(), 'the next request goes as soon as the oldest leaves the window');
+    budget.dispose();
+  });
+
+  it('a request sent and not yet answered holds its slot past the window; a permit kept unsent past it is expired', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 3_000_000 });
+    const budget = new RateBudget('Heavy', { limit: 2, windowSec: 2, margin: 0 });
+    const slow = budget.tryAcquire()!;
+    slow.sending?.();
+    const kept = budget.tryAcquire()!;
+    t.mock.timers.tick(5_000); // both are older than the window
+    assert.equal(
+      budget.snapshot().usedInWindow,
+      1,
+      'the slow request still counts: the server may see it late',
+    );
+    assert.equal(kept.expired?.(), true, 'the unsent permit has lost its slot');
+    assert.equal(slow.expired?.(), false);
+    slow.done(); // answered now: counts one window from now
+    assert.equal(budget.snapshot().usedInWindow, 1);
+    t.mock.timers.tick(2_000);
+    assert.equal(budget.snapshot().usedInWindow, 0);
     budget.dispose();
   });
 
@@ -221,17 +275,19 @@ describe('RateBudget before the first answer', () => {
     });
     await delay(100);
     assert.equal(secondGranted, false, 'a second request waits while the first has no answer');
-    // The answer says the server already counted 6 of 10 (a previous process): 3 are left with the margin.
+    // The answer says the server counted 6 of 10, this one and 5 of a previous process: 4 are left.
+    first.sending?.();
+    first.done();
     budget.observe({
       'X-Rate-Limit-Group': 'Heavy',
       'X-Rate-Limit-Limit': '10',
       'X-Rate-Limit-Remaining': '4',
       'X-Rate-Limit-Window': '60',
     });
-    first.done();
     (await second).done();
     assert.equal(secondGranted, true);
-    assert.equal(budget.snapshot().remaining, 2, 'the server-side count is adopted');
+    assert.equal(budget.snapshot().usedInWindow, 7, 'the server-side count is adopted');
+    assert.equal(budget.snapshot().remaining, 3, 'and its Remaining is used exactly');
     budget.dispose();
   });
 });

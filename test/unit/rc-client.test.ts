@@ -521,6 +521,42 @@ describe('RcClient against the simulator', () => {
     assert.equal(c.budget('Heavy').snapshot().usedInWindow, 0, 'none of Heavy');
   });
 
+  it('a download given a permit spends it instead of another; its resume acquires its own', async () => {
+    const s = await sim({ rateWindowSec: 60, rateLimits: { Medium: 40 } });
+    const c = client(s);
+    const message = s.allMessages().find((m) => m.attachments.some((x) => x.size > 5000))!;
+    const attachment = message.attachments.find((x) => x.size > 5000)!;
+    // Log in first, so that only the download's requests count below.
+    await c.request('GET', '/restapi/v1.0/account/~/extension/~');
+    const budget = c.budget('Medium');
+    const before = budget.snapshot().usedInWindow;
+    const permit = await budget.acquire();
+    assert.equal(budget.snapshot().usedInWindow - before, 1, 'the permit holds a slot');
+    s.fault({ kind: 'close-early', host: 'media', match: `/content/${attachment.id}`, afterBytes: 1000 });
+    const content = await c.openContent(attachment.uri, { group: 'Medium', permit });
+    const digest = await sha256Of(content.body);
+    assert.equal(digest.sha256, s.expectedAttachment(message.id, attachment.id).sha256);
+    assert.equal(
+      s.requestLog.filter((r) => r.host === 'media').length,
+      2,
+      'the first request and one resume',
+    );
+    assert.equal(
+      budget.snapshot().usedInWindow - before,
+      2,
+      'the given permit paid for the first, the resume took one',
+    );
+
+    // A permit given to a download that never goes out (already aborted) is given back.
+    const unused = await budget.acquire();
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(
+      c.openContent(attachment.uri, { group: 'Medium', permit: unused, signal: aborted.signal }),
+    );
+    assert.equal(budget.snapshot().usedInWindow - before, 2, 'its slot is free again');
+  });
+
   it('aborts the download when its body is destroyed', async () => {
     const s = await sim({ days: 1, callsPerDay: 6, recordingBytes: { min: 4_000_000, max: 5_000_000 } });
     const c = client(s);
