@@ -140,7 +140,8 @@ export function createSink(
     const running = inFlight.get(item.key);
     if (running) return running;
     const work = archiveItem(item, {
-      fetcher: rcNode.getClient(),
+      // Through the config's pool: the download goes to whichever of its logins has room.
+      fetcher: typeof rcNode.getPool === 'function' ? rcNode.getPool() : rcNode.getClient(),
       storage: target.storage(),
       ledger: ledger!,
       sinkName,

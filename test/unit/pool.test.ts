@@ -3,7 +3,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { LoginPool, RateBudget, RcClient, isLoginRefusal, type ApiGroup } from '../../lib/ringcentral';
+import {
+  LoginPool,
+  RateBudget,
+  RcClient,
+  isLoginRefusal,
+  loginSettingsOf,
+  loginSlotsOf,
+  otherAccounts,
+  type ApiGroup,
+} from '../../lib/ringcentral';
 import { startSimulator, type RecordingInfo, type Simulator, type SimulatorOptions } from '../sim/index';
 
 const sims: Simulator[] = [];
@@ -179,5 +188,67 @@ describe('LoginPool.acquire', () => {
     await assert.rejects(next, /refused every login of this config \(a: invalid JWT\)/);
     pool.dispose();
     for (const budget of Object.values(a.budgets)) budget.dispose();
+  });
+});
+
+describe('the logins of an rc-config', () => {
+  const resolve = (partial: Partial<Record<string, string>>) => {
+    for (const name of ['clientId', 'clientSecret', 'jwt'] as const)
+      if (!partial[name]) throw new Error(`RingCentral settings missing: ${name}`);
+    return {
+      server: partial.server || 'https://platform.ringcentral.com',
+      clientId: partial.clientId!,
+      clientSecret: partial.clientSecret!,
+      jwt: partial.jwt!,
+    };
+  };
+
+  it('an extra login takes the first login’s app where its own fields are blank', () => {
+    const slots = loginSlotsOf({
+      clientId: 'app1',
+      clientSecret: 'secret1',
+      jwt: 'jwt-a',
+      jwt2: 'jwt-b',
+      clientId4: 'app2',
+      clientSecret4: 'secret2',
+      jwt4: 'jwt-c',
+      clientId6: 'app3',
+      jwt10: ' ',
+    });
+    assert.deepEqual(
+      slots.map((s) => s.number),
+      [1, 2, 4, 6],
+      'only filled slots; blank counts as empty',
+    );
+    const logins = loginSettingsOf('https://sim.example', slots, resolve);
+    assert.deepEqual(logins[0].settings, {
+      server: 'https://sim.example',
+      clientId: 'app1',
+      clientSecret: 'secret1',
+      jwt: 'jwt-a',
+    });
+    assert.deepEqual(logins[1].settings, {
+      server: 'https://sim.example',
+      clientId: 'app1',
+      clientSecret: 'secret1',
+      jwt: 'jwt-b',
+    });
+    assert.equal(logins[2].settings?.clientId, 'app2');
+    assert.equal(logins[2].settings?.clientSecret, 'secret2');
+    assert.equal(logins[3].settings, undefined);
+    assert.match(String(logins[3].error?.message), /login 6 has no JWT/);
+  });
+
+  it('a login of another account is named, against the first login’s account', () => {
+    const others = otherAccounts([
+      { number: 1, accountId: '400' },
+      { number: 2 },
+      { number: 3, accountId: '400' },
+      { number: 5, accountId: '999' },
+    ]);
+    assert.deepEqual(
+      others.map((o) => [o.number, o.accountId, o.expectedAccountId]),
+      [[5, '999', '400']],
+    );
   });
 });
