@@ -303,6 +303,8 @@ async function holdPart(): Promise<void> {
     '',
     'Held: the backlog at the end is no larger than at half-time. Each login brings 10 Heavy requests a minute;',
     `the budget keeps one of them in reserve per window today, so 3 logins give 27 a minute, just below the guide's ${GUIDE_PER_MIN}.`,
+    "In the run without reserve, the second minute stalls: once a login's Remaining reaches 0 its budget blocks the",
+    'group for a whole window, not only until the oldest request of the window has left it.',
   ].join('\n');
   if (process.env.BENCH_POOL_WRITE !== '0')
     writeSection(`A pool of logins: the guide's ${GUIDE_PER_MIN} recordings a minute`, body);

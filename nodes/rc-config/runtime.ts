@@ -182,11 +182,11 @@ export default function register(RED: RED): void {
       for (let number = 1; number <= MAX_LOGINS; number++) {
         for (const name of Object.values(loginCredentialNames(number))) {
           const value = typeof body[name] === 'string' ? (body[name] as string) : '';
-          // A password left as the placeholder is the stored one; any other value is what is typed.
-          typed[name] =
-            value === PASSWORD_PLACEHOLDER || (value === '' && !(name in body))
-              ? (stored[name] as string | undefined) || undefined
-              : value || undefined;
+          // A password left as the placeholder is the stored one. The first login's empty fields
+          // are the stored ones too (as before there were more); another login's empty slot is
+          // one the dialog removed.
+          const keep = value === PASSWORD_PLACEHOLDER || (value === '' && (number === 1 || !(name in body)));
+          typed[name] = keep ? (stored[name] as string | undefined) || undefined : value || undefined;
         }
       }
       const node = typeof body.id === 'string' ? (RED.nodes.getNode(body.id) as RcConfigNode | null) : null;
