@@ -164,9 +164,13 @@ describe('rc-config with a pool of logins', { timeout: 120_000 }, () => {
     );
     assert.equal(logins[0].accountId, logins[1].accountId);
     assert.equal(deployed.body.extensionId, user(0), 'the first login at the top, as before');
+    // The deployed logins test with their own sessions: testing again spends no login.
+    const logins0 = sim.stats.logins;
+    assert.equal((await test({})).body.ok, true);
+    assert.equal(sim.stats.logins, logins0, 'no login spent by testing the deployed settings');
 
     // Typed in the dialog, not deployed: a third login, and a fourth RingCentral refuses.
-    const typed = await test({ jwt3: sim.jwtFor(user(2)), jwt4: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.bad' });
+    const typed = await test({ jwt3: sim.jwtFor(user(3)), jwt4: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.bad' });
     const lines = typed.body.logins as Array<Record<string, unknown>>;
     assert.equal(typed.body.ok, false);
     assert.deepEqual(
@@ -178,7 +182,9 @@ describe('rc-config with a pool of logins', { timeout: 120_000 }, () => {
         [4, false],
       ],
     );
-    assert.equal(lines[2].extensionId, user(2));
+    assert.equal(lines[2].extensionId, user(3));
     assert.match(String(lines[3].error), /login with the JWT failed: 400/);
+    await waitFor(() => sim.stats.revocations > 0 && sim.liveSessions(user(3)) === 0, 10_000);
+    assert.equal(sim.liveSessions(user(1)), 1, "the deployed login's session is untouched");
   });
 });
