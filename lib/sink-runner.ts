@@ -49,11 +49,22 @@ export interface SinkRunnerOptions {
   events?: EventEmitter<ArchiveEvents>;
 }
 
+/** Downloads through the config's scheduler and pool where it has them, else its one client. */
+function fetcherOf(login: RcLogin): ContentFetcher {
+  const pool = typeof login.getPool === 'function' ? login.getPool() : undefined;
+  return fetcherWithGrants(login.getScheduler?.(), (granted) => {
+    const client = granted ? pool?.client(granted) : undefined;
+    return client ?? pool ?? login.getClient();
+  });
+}
+
 /** What a sink needs of an rc-config node. */
 export interface RcLogin {
   getClient(): ContentFetcher;
   /** The config's scheduler: a download whose permit rc-rate-limit already holds spends that one. */
   getScheduler?(): Scheduler | undefined;
+  /** The config's logins: a download goes to whichever has room, a granted one to its login. */
+  getPool?(): ContentFetcher & { client(id: string): ContentFetcher | undefined };
 }
 
 interface Job {
@@ -251,7 +262,7 @@ export class SinkRunner {
     const running = this.inFlight.get(item.key);
     if (running) return running;
     const work = archiveItem(item, {
-      fetcher: fetcherWithGrants(login.getScheduler?.(), () => login.getClient()),
+      fetcher: fetcherOf(login),
       storage: this.o.storage(),
       ledger: this.o.ledger!,
       sinkName: this.sinkName,

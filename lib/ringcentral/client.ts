@@ -61,6 +61,12 @@ export interface RcClientOptions {
   /** Options of every group's budget (margin, penalty defaults). */
   budget?: Omit<RateBudgetOptions, 'limit' | 'windowSec' | 'onChange'>;
   log?: (level: LogLevel, message: string) => void;
+  /**
+   * Called when RingCentral refuses the JWT login itself (an invalid JWT or app: 400/401/403 at
+   * the token endpoint), as opposed to a limit, an outage or a network error. A pool of logins
+   * takes such a login out of service.
+   */
+  onLoginRefused?: (error: RcApiError) => void;
 }
 
 export interface RcConnectionSettings {
@@ -406,6 +412,19 @@ function onAbort(signal: AbortSignal, listener: () => void): () => void {
 }
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
+
+/**
+ * RingCentral said no to the login itself (invalid JWT, unknown or wrong app, a user without
+ * access): trying again cannot help until the settings change. A 429, a 5xx or a network error
+ * is not a refusal.
+ */
+export function isLoginRefusal(err: unknown): err is RcApiError {
+  return (
+    err instanceof RcApiError &&
+    err.path === '/restapi/oauth/token' &&
+    (err.status === 400 || err.status === 401 || err.status === 403)
+  );
+}
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 let instances = 0;
 
@@ -1208,7 +1227,18 @@ export class RcClient implements ContentFetcher {
     // one of the user's sessions (RingCentral evicts the oldest beyond 5).
     await this.revokeReplaced();
     await this.revokeHeld();
-    await this.authCall('login', () => platform.login({ jwt: this.options.jwt }));
+    try {
+      await this.authCall('login', () => platform.login({ jwt: this.options.jwt }));
+    } catch (err) {
+      if (isLoginRefusal(err)) {
+        try {
+          this.options.onLoginRefused?.(err);
+        } catch {
+          // the listener's failure must not hide RingCentral's answer
+        }
+      }
+      throw err;
+    }
     this.stats.logins++;
     this.log('info', 'Logged in to RingCentral with the JWT');
     const data = await this.keepTokens();

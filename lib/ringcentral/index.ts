@@ -15,7 +15,21 @@ export { RcApiError, redactSecrets, type RcApiErrorDetails } from './errors';
 export { ContentBody } from './content';
 export { loginIdOf, sessionStoreIn, type RcSession, type RcSessionStore } from './session';
 export {
+  LoginPool,
+  MAX_LOGINS,
+  loginCredentialNames,
+  loginSlotsOf,
+  loginSettingsOf,
+  otherAccounts,
+  type LoginSlot,
+  type PoolMember,
+  type PoolLogin,
+  type LoginGrant,
+  type RefusedLogin,
+} from './pool';
+export {
   RcClient,
+  isLoginRefusal,
   resolveServer,
   configFromEnv,
   RC_SERVERS,

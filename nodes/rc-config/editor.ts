@@ -4,6 +4,29 @@ import { showMissingDefaults } from '../shared/defaults-editor';
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Logins one config can hold (lib/ringcentral/pool.ts MAX_LOGINS): credentials are declared up front. */
+const MAX_LOGINS = 10;
+const suffix = (n: number) => (n === 1 ? '' : String(n));
+
+const credentials: Record<string, { type: 'text' | 'password' }> = {};
+for (let n = 1; n <= MAX_LOGINS; n++) {
+  credentials[`clientId${suffix(n)}`] = { type: 'text' };
+  credentials[`clientSecret${suffix(n)}`] = { type: 'password' };
+  credentials[`jwt${suffix(n)}`] = { type: 'password' };
+}
+
+interface LoginResult {
+  number: number;
+  ok: boolean;
+  error?: string;
+  accountId?: string;
+  accountName?: string;
+  extensionId?: string;
+  extensionNumber?: string;
+  name?: string;
+  missingPermissions?: string[];
+}
+
 RED.nodes.registerType('rc-config', {
   category: 'config',
   defaults: {
@@ -33,11 +56,7 @@ RED.nodes.registerType('rc-config', {
     },
     retentionTextDays: { value: RC_CONFIG.value.retentionTextDays, validate: RED.validators.number(true) },
   },
-  credentials: {
-    clientId: { type: 'text' },
-    clientSecret: { type: 'password' },
-    jwt: { type: 'password' },
-  },
+  credentials,
   label: function (this: { name?: string; server?: string; serverUrl?: string }) {
     if (this.name) return this.name;
     if (this.server === 'custom') return this.serverUrl || 'RingCentral';
@@ -50,15 +69,56 @@ RED.nodes.registerType('rc-config', {
     const toggle = () => $('.rc-config-custom-url').toggle($('#node-config-input-server').val() === 'custom');
     $('#node-config-input-server').on('change', toggle);
     toggle();
+    // Extra logins: only the filled slots are shown; "Add login" shows the next empty one.
+    const input = (name: string, n: number) => $(`#node-config-input-${name}${suffix(n)}`);
+    const row = (n: number) => $(`.rc-config-login[data-login="${n}"]`);
+    const filled = (n: number) => ['jwt', 'clientId', 'clientSecret'].some((name) => input(name, n).val());
+    const updateAdd = () => {
+      const hidden = $('.rc-config-login').filter(function (this: HTMLElement) {
+        return $(this).css('display') === 'none';
+      });
+      $('#rc-config-add-login').toggle(hidden.length > 0);
+    };
+    for (let n = 2; n <= MAX_LOGINS; n++) row(n).toggle(filled(n));
+    $('#rc-config-add-login').on('click', () => {
+      for (let n = 2; n <= MAX_LOGINS; n++) {
+        if (row(n).css('display') === 'none') {
+          row(n).show();
+          input('jwt', n).trigger('focus');
+          break;
+        }
+      }
+      updateAdd();
+    });
+    $('.rc-config-remove-login').on('click', function (this: HTMLElement) {
+      const n = Number($(this).closest('.rc-config-login').attr('data-login'));
+      // Emptied, the slot's credentials are deleted at the next deploy.
+      for (const name of ['jwt', 'clientId', 'clientSecret']) input(name, n).val('').trigger('change');
+      row(n).hide();
+      updateAdd();
+    });
+    updateAdd();
+
     $('#rc-config-test').on('click', () => {
       const out = $('#rc-config-test-result').removeClass('rc-ok rc-error').text(t('rc-config.test.running'));
-      const body = {
+      const body: Record<string, unknown> = {
         id,
         server: $('#node-config-input-server').val(),
         serverUrl: $('#node-config-input-serverUrl').val(),
-        clientId: $('#node-config-input-clientId').val(),
-        clientSecret: $('#node-config-input-clientSecret').val(),
-        jwt: $('#node-config-input-jwt').val(),
+      };
+      for (let n = 1; n <= MAX_LOGINS; n++) {
+        for (const name of ['clientId', 'clientSecret', 'jwt'])
+          body[`${name}${suffix(n)}`] = input(name, n).val() || '';
+      }
+      const describe = (r: LoginResult): string[] => {
+        const missing = r.missingPermissions || [];
+        return [
+          `${t('rc-config.test.account')}: ${r.accountName || ''} (${r.accountId})`,
+          `${t('rc-config.test.extension')}: ${r.name || ''} ${r.extensionNumber ? '#' + r.extensionNumber : ''} (${r.extensionId})`,
+          missing.length
+            ? `${t('rc-config.test.missing')}: ${missing.join(', ')}`
+            : t('rc-config.test.permissionsOk'),
+        ];
       };
       $.ajax({
         url: 'rc-archiver/rc-config/test',
@@ -67,19 +127,26 @@ RED.nodes.registerType('rc-config', {
         data: JSON.stringify(body),
       })
         .done((r: Record<string, unknown>) => {
-          if (!r.ok) {
-            out.addClass('rc-error').text(String(r.error));
+          const logins = (r.logins as LoginResult[] | undefined) || [];
+          if (logins.length <= 1) {
+            if (!r.ok) {
+              out.addClass('rc-error').text(String(r.error));
+              return;
+            }
+            const lines = describe(r as unknown as LoginResult);
+            out
+              .addClass((r.missingPermissions as string[])?.length ? 'rc-error' : 'rc-ok')
+              .text(lines.join('\n'));
             return;
           }
-          const missing = (r.missingPermissions as string[]) || [];
-          const lines = [
-            `${t('rc-config.test.account')}: ${r.accountName || ''} (${r.accountId})`,
-            `${t('rc-config.test.extension')}: ${r.name || ''} ${r.extensionNumber ? '#' + r.extensionNumber : ''} (${r.extensionId})`,
-            missing.length
-              ? `${t('rc-config.test.missing')}: ${missing.join(', ')}`
-              : t('rc-config.test.permissionsOk'),
-          ];
-          out.addClass(missing.length ? 'rc-error' : 'rc-ok').text(lines.join('\n'));
+          // One line per login: its result, or why it failed.
+          const lines = logins.map((login) => {
+            const head = `${t('rc-config.label.login')} ${login.number}: `;
+            if (!login.ok) return head + String(login.error);
+            return head + `${t('rc-config.test.ok')}. ` + describe(login).join('; ');
+          });
+          const bad = logins.some((login) => !login.ok || (login.missingPermissions || []).length);
+          out.addClass(bad ? 'rc-error' : 'rc-ok').text(lines.join('\n'));
         })
         .fail((xhr: { status: number; responseText?: string }) => {
           out.addClass('rc-error').text(`${xhr.status}: ${xhr.responseText || ''}`);

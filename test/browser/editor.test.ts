@@ -336,6 +336,17 @@ describe('the editor in Chromium', { timeout: 240_000 }, () => {
         assert.ok(await connect.isVisible(), 'a Connect button');
         assert.equal((await connect.innerText()).trim(), 'Connect');
       }
+      if (type === 'rc-config') {
+        // More logins: none shown until added; an added one fits the dialog at the default width.
+        const rows = tray.locator('.rc-config-login:visible');
+        assert.equal(await rows.count(), 0, 'no extra login shown at first');
+        await page.locator('#rc-config-add-login').click();
+        assert.equal(await rows.count(), 1, 'Add login shows one login');
+        const jwt2 = page.locator('#node-config-input-jwt2');
+        assert.ok(await jwt2.isVisible(), "login 2's JWT field");
+        const [field, form] = [await jwt2.boundingBox(), await tray.boundingBox()];
+        assert.ok(field && form && field.x + field.width <= form.x + form.width, 'login 2 fits the dialog');
+      }
       keysShown.set(type, await untranslated(tray));
       await settled(tray);
       await screenshot(page, `dialog-${type}`);
