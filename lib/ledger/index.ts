@@ -380,8 +380,9 @@ class LedgerCore {
   readonly s: ReturnType<typeof prepareStatements>;
   readonly windowMs = commitWindow();
   private queue: QueuedMark[] = [];
-  /** Queued steps per key. */
-  private queuedKeys = new Map<string, number>();
+  /** The keys of the queued steps. */
+  private queuedKeys = new Set<string>();
+  private queuedItems = new Set<string>();
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** A process that ends without closing the ledger still commits what it reported. */
@@ -409,10 +410,16 @@ class LedgerCore {
     return this.queuedKeys.has(key);
   }
 
+  /** A queued step records this item (its key was not in the ledger). */
+  willRecord(key: string): boolean {
+    return this.queuedItems.has(key);
+  }
+
   /** Queues a step; `grouped: false` commits it (with what is queued) before returning. */
   enqueue(mark: QueuedMark, grouped: boolean): void {
     this.queue.push(mark);
-    this.queuedKeys.set(mark.key, (this.queuedKeys.get(mark.key) ?? 0) + 1);
+    this.queuedKeys.add(mark.key);
+    if (mark.item) this.queuedItems.add(mark.key);
     if (!grouped || this.windowMs === 0 || this.queue.length >= COMMIT_MAX_ROWS) {
       this.flush();
       return;
@@ -451,7 +458,8 @@ class LedgerCore {
     const batch = this.queue;
     const waiters = this.waiters;
     this.queue = [];
-    this.queuedKeys = new Map();
+    this.queuedKeys = new Set();
+    this.queuedItems = new Set();
     this.waiters = [];
     process.removeListener('exit', this.onExit);
     let changes: Array<{ key: string; status: ItemStatus; kind: string }> = [];
@@ -974,8 +982,11 @@ export class Ledger implements LogLedger {
       checkItem(item);
     }
     // Known now or by the time it is committed: the step updates a row (else it is only audited).
-    const known = item !== undefined || c.isQueued(key) || c.s.known.get(key) !== undefined;
-    c.enqueue({ event, key, sink, item, params, message, at: new Date().toISOString() }, grouped);
+    // The item is recorded first only when the ledger lacks it (a sink fed by a flow not ours).
+    const recorded = c.s.known.get(key) !== undefined;
+    const record = recorded ? undefined : item;
+    const known = recorded || item !== undefined || c.willRecord(key);
+    c.enqueue({ event, key, sink, item: record, params, message, at: new Date().toISOString() }, grouped);
     return known;
   }
 

@@ -226,6 +226,25 @@ function suite(driver: DriverName): void {
     }
   });
 
+  it('records an item of a flow not ours with its first step that carries it, also behind one that does not', () => {
+    const ledger = Ledger.openMemory();
+    try {
+      const sink = ledger.grouped();
+      sink.markAttempt('CallLog:9', 'folder');
+      sink.markArchived('CallLog:9', 'folder', receipt('9.json'), record(9));
+      sink.markAttempt('CallLog:9', 'folder', record(9));
+      const row = ledger.get('CallLog:9');
+      assert.equal(row?.status, 'Archived');
+      assert.equal(row?.source, undefined, 'no source of ours sends it again');
+      assert.deepEqual(
+        ledger.events('CallLog:9').map((e) => `${e.event}:${e.status}`),
+        ['Attempt:Pending', 'Found:Pending', 'Archived:Archived', 'Attempt:Archived'],
+      );
+    } finally {
+      ledger.close();
+    }
+  });
+
   it("writes an item's JSON once, when it is found: no step rewrites it", () => {
     const ledger = Ledger.openMemory();
     try {
