@@ -9,7 +9,8 @@
 // once and times from the trigger to the last item on the sink's "archived" output. Every file is
 // then checked against the simulator (count, and bytes for the recordings). The contenders run
 // side by side in each repeat: the ledger's group commit of outcomes on, and off
-// (RC_ARCHIVER_LEDGER_COMMIT_MS=0: each outcome its own transaction, as before).
+// (RC_ARCHIVER_LEDGER_COMMIT_MS=0: each outcome its own transaction, as before), and the
+// folder sink with 16 transfers at once instead of 4.
 //
 //   node build.mjs && npm run bench:pipeline          (writes its section of BENCHMARKS.md)
 //   BENCH_REPEATS=1 BENCH_RECORDS=2000 BENCH_RECORDINGS=300 npm run bench:pipeline   (a quick look; no write)
@@ -19,14 +20,16 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { ArchiveItem } from '../lib/items';
+import { Ledger } from '../lib/ledger/index';
 import { startSimulator, type Simulator } from '../test/sim/index';
 import { builtNode } from '../test/support/node-red';
 import { createHelper } from '../test/support/helper';
 import { machineLine, writeSection } from './report';
 
 const REPEATS = Number(process.env.BENCH_REPEATS) || 3;
-const RECORDS = Number(process.env.BENCH_RECORDS) || 10_000;
-const RECORDINGS = Number(process.env.BENCH_RECORDINGS) || 2_000;
+const RECORDS = Number(process.env.BENCH_RECORDS) || 5_000;
+const RECORDINGS = Number(process.env.BENCH_RECORDINGS) || 1_000;
 const ONLY = process.env.BENCH_ONLY;
 const DEFAULTS =
   !process.env.BENCH_REPEATS && !process.env.BENCH_RECORDS && !process.env.BENCH_RECORDINGS && !ONLY;
@@ -45,11 +48,15 @@ interface Scenario {
 interface Contender {
   name: string;
   env: Record<string, string>;
+  /** Settings of the folder sink beyond the defaults. */
+  sink?: Record<string, unknown>;
 }
 
 const CONTENDERS: Contender[] = [
   { name: 'group commit (default)', env: {} },
   { name: 'one transaction per outcome', env: { RC_ARCHIVER_LEDGER_COMMIT_MS: '0' } },
+  // Where the sink waits on the disk (an fsync per file), more transfers at once show it.
+  { name: 'group commit, sink concurrency 16', env: {}, sink: { concurrency: 16 } },
 ];
 
 const nodes = ['rc-config', 'rc-call-log-source', 'rc-rate-limit', 'rc-folder-sink'].map(builtNode);
@@ -162,6 +169,7 @@ async function runOnce(
           timeZone: 'UTC',
           sidecar: true,
           wires: [['ok'], ['bad']],
+          ...contender.sink,
         },
         { id: 'ok', type: 'helper' },
         { id: 'bad', type: 'helper' },
@@ -213,6 +221,65 @@ async function runOnce(
   }
 }
 
+/**
+ * The ledger alone, without Node-RED or a disk write: a listing page of 1,000 in one transaction
+ * (recordFound), then each item's Attempt and Archived from 4 transfers at once, as a sink writes
+ * them, each transfer waiting for its outcome to be committed before it takes the next item.
+ */
+async function ledgerAlone(
+  dir: string,
+  grouped: boolean,
+  n: number,
+): Promise<{ found: number; steps: number }> {
+  const file = join(dir, `ledger-alone-${grouped ? 'grouped' : 'single'}.sqlite`);
+  const ledger = Ledger.open(file);
+  try {
+    const items: ArchiveItem[] = Array.from({ length: n }, (_, i) => ({
+      key: `CallLog:${i}`,
+      kind: 'CallLog',
+      accountId: '1',
+      createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+      fileName: `${i}.json`,
+      contentType: 'application/json',
+      content: { json: { id: String(i), legs: [{ pad: 'x'.repeat(1500) }] } },
+      record: { id: String(i) },
+      rc: 'rc',
+    }));
+    let started = performance.now();
+    for (let i = 0; i < n; i += 1000) ledger.recordFound(items.slice(i, i + 1000), 'src');
+    const found = n / ((performance.now() - started) / 1000);
+    const book = grouped ? ledger.grouped() : ledger;
+    let next = 0;
+    started = performance.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < n) {
+          const item = items[next++];
+          book.markAttempt(item.key, 'folder', item);
+          await new Promise((resolve) => setImmediate(resolve));
+          book.markArchived(
+            item.key,
+            'folder',
+            {
+              provider: 'folder',
+              path: `${item.key}.json`,
+              bytes: 1,
+              sha256: 'ab',
+              archivedAt: new Date().toISOString(),
+            },
+            item,
+          );
+          await book.settled?.();
+        }
+      }),
+    );
+    return { found, steps: (2 * n) / ((performance.now() - started) / 1000) };
+  } finally {
+    ledger.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+  }
+}
+
 function stats(values: number[]): { min: number; median: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
@@ -220,6 +287,20 @@ function stats(values: number[]): { min: number; median: number; max: number } {
 
 async function main(): Promise<void> {
   const { helper, userDir } = createHelper();
+  const alone: Array<{ grouped: boolean; found: number; steps: number }> = [];
+  if (!ONLY || ONLY === 'ledger') {
+    for (let repeat = 1; repeat <= REPEATS; repeat++) {
+      for (const grouped of repeat % 2 ? [true, false] : [false, true]) {
+        const r = await ledgerAlone(userDir, grouped, RECORDS);
+        alone.push({ grouped, ...r });
+        console.log(
+          `repeat ${repeat} · ledger alone · ${grouped ? 'group commit' : 'one transaction per step'}: ` +
+            `${r.found.toFixed(0)} found/s, ${r.steps.toFixed(0)} steps/s`,
+        );
+      }
+    }
+  }
+  if (ONLY === 'ledger') return;
   await helper.startServer();
   const list = await scenarios();
   const results: Result[] = [];
@@ -227,7 +308,7 @@ async function main(): Promise<void> {
   try {
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
       for (const scenario of list) {
-        // Alternating the order spreads a busy moment of the shared machine over both.
+        // Alternating the order spreads a busy moment of the shared machine over all.
         const order = repeat % 2 ? CONTENDERS : [...CONTENDERS].reverse();
         for (const contender of order) {
           const r = await runOnce(helper, userDir, scenario, contender, ++run);
@@ -252,8 +333,20 @@ async function main(): Promise<void> {
       return `| ${s.name} | ${c.name} | ${mine[0]?.items ?? 0} | ${rate.min.toFixed(0)} | ${rate.median.toFixed(0)} | ${rate.max.toFixed(0)} | ${secs.median.toFixed(2)} |`;
     }),
   );
+  const ledgerRows = [true, false].map((grouped) => {
+    const mine = alone.filter((r) => r.grouped === grouped);
+    const found = stats(mine.map((r) => r.found));
+    const steps = stats(mine.map((r) => r.steps));
+    return `| ${grouped ? 'group commit (default)' : 'one transaction per step'} | ${found.min.toFixed(0)} / ${found.median.toFixed(0)} / ${found.max.toFixed(0)} | ${steps.min.toFixed(0)} / ${steps.median.toFixed(0)} / ${steps.max.toFixed(0)} |`;
+  });
+  const ledgerTable = [
+    '| outcomes | items found a second, pages of 1,000 (min / median / max) | steps a second, 4 transfers (min / median / max) |',
+    '|---|---|---|',
+    ...ledgerRows,
+  ].join('\n');
+  console.log(`\n${ledgerTable}`);
   const table = [
-    '| items | ledger | items per run | per second min | median | max | seconds (median) |',
+    '| items | contender | items per run | per second min | median | max | seconds (median) |',
     '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
@@ -266,6 +359,10 @@ async function main(): Promise<void> {
 The real nodes in an in-process Node-RED (node-red-node-test-helper, the bundles of dist/): rc-call-log-source → rc-rate-limit (group auto) → rc-folder-sink (with its JSON sidecar), against the simulator with every rate limit at 1,000,000 a window, a fresh ledger file and folder per run. Timed from the trigger to the last item on the sink's archived output; every file is checked afterwards (the count, and each recording's bytes by SHA-256). ${os.cpus().length} cores shared with other work: single runs vary.
 
 ${table}
+
+The ledger alone (${RECORDS} call-log items of about 1.7 KB of JSON, a file on disk, no Node-RED): listing pages of 1,000 through \`recordFound\`, then an Attempt and an Archived per item from 4 transfers at once, each waiting for its outcome's commit (\`settled()\`) before the next.
+
+${ledgerTable}
 
 ${process.env.BENCH_NOTES ?? ''}`,
   );

@@ -369,11 +369,12 @@ interface Waiter {
  *
  * A sink's steps (the mark* methods of Ledger.grouped()) are committed in groups: the first queued
  * one waits for the window (see commitWindow; or until COMMIT_MAX_ROWS are queued) so that the
- * steps of several transfers share one transaction. Nothing reads around the queue: a read of a queued key, every aggregate read,
- * and a close commit it first, so the process sees each outcome at once. A crash loses at most
- * the steps of the last window; archiveItem tells the flow only after the commit (settled), and
- * an item whose step was lost is still Pending, so its source sends it again and the sink's
- * "identical file is already there" rule records it Archived without writing it twice.
+ * steps of several transfers share one transaction. Nothing reads around the queue: a read of a
+ * queued key, every aggregate read, any other write to a queued key and a close commit it first,
+ * so the process sees each outcome at once. A crash loses at most the steps of the last window;
+ * archiveItem tells the flow only after the commit (settled), and an item whose step was lost is
+ * still Pending, so its source sends it again and the sink's "identical file is already there"
+ * rule records it Archived without writing it twice.
  */
 class LedgerCore {
   refs = 0;
@@ -479,7 +480,7 @@ class LedgerCore {
       if (failure === undefined) failure = err;
     }
     // Told after the commit, so a listener that reads the ledger sees the new state: one event
-    // per key, its last state (an Attempt committed with its outcome is not worth a row update).
+    // per key, its last state (an Attempt committed together with its outcome is no news).
     const last = new Map(changes.map((change) => [change.key, change]));
     for (const change of changes) if (last.get(change.key) === change) archiveEvents.emit('change', change);
     for (const w of waiters) {
