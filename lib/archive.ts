@@ -92,7 +92,9 @@ export function isNotFound(err: unknown): boolean {
  * state (Pending) and is sent again on the next start.
  */
 export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise<Receipt> {
-  const { fetcher, storage, ledger, sinkName, template, timeZone, sidecar, signal } = deps;
+  const { fetcher, storage, sinkName, template, timeZone, sidecar, signal } = deps;
+  // The steps share commits with the other transfers'; the flow is told once they are committed.
+  const ledger = deps.ledger.grouped?.() ?? deps.ledger;
 
   const known = ledger.get(item.key);
   const previous = known?.status === 'Archived' ? known.receipt : undefined;
@@ -176,6 +178,8 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
       archivedAt,
     };
     ledger.markArchived(item.key, sinkName, receipt, item);
+    // The flow learns of it once it is committed.
+    await ledger.settled?.();
     return receipt;
   } catch (err) {
     if (body && !body.destroyed) body.destroy();
@@ -196,6 +200,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     if (downloading && isNotFound(err)) {
       try {
         ledger.markLost(item.key, sinkName, LOST_REASON, item);
+        await ledger.settled?.();
       } catch (ledgerErr) {
         throw new LostContentError(
           item.key,
@@ -207,6 +212,7 @@ export async function archiveItem(item: ArchiveItem, deps: ArchiveDeps): Promise
     }
     try {
       ledger.markFailed(item.key, sinkName, reason, item);
+      await ledger.settled?.();
     } catch (ledgerErr) {
       throw new Error(
         `cannot archive ${item.key}: ${reason} (and the ledger could not record it: ${messageOf(ledgerErr)})`,

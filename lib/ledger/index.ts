@@ -5,6 +5,7 @@ import { explainOpenError, loadDriver, type Database, type DriverName } from './
 import { migrate } from './schema';
 import { archiveEvents } from '../bus';
 import type {
+  LedgerApi,
   LedgerEvent,
   LedgerEventType,
   LedgerQuery,
@@ -26,6 +27,20 @@ export { LedgerOpenError, type DriverName } from './driver';
 export const MAX_ERROR_LENGTH = 2000;
 const DEFAULT_QUERY_LIMIT = 1000;
 const BUSY_TIMEOUT_MS = 10_000;
+/** A group commit starts at once when this many outcomes are queued. */
+export const COMMIT_MAX_ROWS = 256;
+
+/**
+ * How long the first queued outcome waits for others to share its commit: by default until the
+ * event loop has run the callbacks that were ready with it (setImmediate), which adds no delay
+ * when the sinks are idle and groups more as they get busier; RC_ARCHIVER_LEDGER_COMMIT_MS sets
+ * a window in milliseconds instead, 0 commits each outcome on its own.
+ */
+function commitWindow(): number | 'turn' {
+  const text = process.env.RC_ARCHIVER_LEDGER_COMMIT_MS?.trim();
+  const ms = text ? Number(text) : NaN;
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 1000) : 'turn';
+}
 
 interface ItemDbRow {
   key: string;
@@ -166,9 +181,10 @@ function toLogRow(r: LogDbRow): LogRow {
 }
 
 const ITEM_COLUMNS =
-  'i.key, i.kind, i.status, i.attempts, i.last_error, d.receipt, d.item, i.source, i.sink, i.first_seen_at, i.updated_at';
-/** Items with their JSON (the log's own queries read `items` alone). */
-const ITEMS_WITH_DATA = 'items i JOIN item_data d ON d.id = i.id';
+  'i.key, i.kind, i.status, i.attempts, i.last_error, COALESCE(r.receipt, d.receipt) AS receipt, d.item, ' +
+  'i.source, i.sink, i.first_seen_at, i.updated_at';
+/** Items with their JSON (the log's own queries read `items` alone); receipts of schema 3 are in item_data. */
+const ITEMS_WITH_DATA = 'items i JOIN item_data d ON d.id = i.id LEFT JOIN item_receipts r ON r.id = i.id';
 
 function truncate(text: string, max = MAX_ERROR_LENGTH): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -218,6 +234,44 @@ function describeReceipt(receipt: Receipt): string {
   return truncate(parts.join(', '));
 }
 
+/** Inserts a new item as Pending with its Found event; false when the key is known. */
+function insertItem(
+  s: ReturnType<typeof prepareStatements>,
+  item: ArchiveItem,
+  source: string | undefined,
+  at: string,
+): boolean {
+  checkItem(item);
+  const to = Array.isArray(item.to) ? item.to.filter((v) => typeof v === 'string') : [];
+  const search = [item.key, item.ownerName, item.extensionNumber, item.from, ...to]
+    .filter((v): v is string => typeof v === 'string' && v !== '')
+    .join('\n')
+    .toLowerCase();
+  const inserted = s.insertItem.get({
+    key: item.key,
+    kind: item.kind,
+    source: source ?? null,
+    createdAt: isoOrSame(String(item.createdAt ?? '')),
+    owner: item.ownerName ?? null,
+    from: item.from ?? null,
+    to: to.length ? to.join(', ') : null,
+    search,
+    at,
+  });
+  if (!inserted) return false;
+  s.insertData.run({ id: (inserted as { id: number }).id, item: JSON.stringify(item) });
+  s.insertEvent.run({
+    key: item.key,
+    at,
+    event: 'Found',
+    status: 'Pending',
+    source: source ?? null,
+    sink: null,
+    message: source === undefined ? 'recorded from a message, not found by a source' : null,
+  });
+  return true;
+}
+
 function prepareStatements(db: Database) {
   return {
     insertItem: db.prepare(`
@@ -226,9 +280,11 @@ function prepareStatements(db: Database) {
       VALUES (@key, @kind, 'Pending', 0, @source, @createdAt, @owner, @from, @to, @search, @at, @at)
       ON CONFLICT (key) DO NOTHING RETURNING id`),
     insertData: db.prepare(`INSERT INTO item_data (id, item) VALUES (@id, @item)`),
-    setReceipt: db.prepare(
-      `UPDATE item_data SET receipt = @receipt WHERE id = (SELECT id FROM items WHERE key = @key)`,
-    ),
+    // Its own row: the item JSON in item_data is not rewritten for it.
+    setReceipt: db.prepare(`
+      INSERT INTO item_receipts (id, receipt) VALUES (@id, @receipt)
+      ON CONFLICT (id) DO UPDATE SET receipt = excluded.receipt`),
+    known: db.prepare(`SELECT 1 FROM items WHERE key = ?`),
     getItem: db.prepare(`SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} WHERE i.key = ?`),
     attempt: db.prepare(`
       UPDATE items SET attempts = attempts + 1, sink = @sink, updated_at = @at,
@@ -239,7 +295,7 @@ function prepareStatements(db: Database) {
         attempts = MAX(attempts, 1), updated_at = @at,
         archived_at = @archivedAt, storage = @storage, path = @path, bytes = @bytes, sha256 = @sha256,
         retries = 0, retry_at = NULL
-      WHERE key = @key RETURNING status, kind`),
+      WHERE key = @key RETURNING id, status, kind`),
     failed: db.prepare(`
       UPDATE items SET status = 'Failed', last_error = @error, sink = @sink,
         attempts = MAX(attempts, 1), updated_at = @at
@@ -289,10 +345,55 @@ function prepareStatements(db: Database) {
   };
 }
 
-/** The connection and statements behind every handle on one file. */
+type MarkEvent = Exclude<LedgerEventType, 'Found'>;
+
+/** A sink's step, queued for the next group commit. */
+interface QueuedMark {
+  event: MarkEvent;
+  key: string;
+  sink: string;
+  item: ArchiveItem | undefined;
+  params: Record<string, string | number | null>;
+  message: string | undefined;
+  /** When the sink reported it, not when it was committed. */
+  at: string;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The connection and statements behind every handle on one file, and its queue of outcomes.
+ *
+ * A sink's steps (the mark* methods of Ledger.grouped()) are committed in groups: the first queued
+ * one waits for the window (see commitWindow; or until COMMIT_MAX_ROWS are queued) so that the
+ * steps of several transfers share one transaction. Nothing reads around the queue: a read of a
+ * queued key, every aggregate read, any other write to a queued key and a close commit it first,
+ * so the process sees each outcome at once. A crash loses at most the steps of the last window;
+ * archiveItem tells the flow only after the commit (settled), and an item whose step was lost is
+ * still Pending, so its source sends it again and the sink's "identical file is already there"
+ * rule records it Archived without writing it twice.
+ */
 class LedgerCore {
   refs = 0;
   readonly s: ReturnType<typeof prepareStatements>;
+  readonly windowMs = commitWindow();
+  private queue: QueuedMark[] = [];
+  /** The keys of the queued steps. */
+  private queuedKeys = new Set<string>();
+  private queuedItems = new Set<string>();
+  private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** A process that ends without closing the ledger still commits what it reported. */
+  private readonly onExit = () => {
+    try {
+      this.flush();
+    } catch {
+      // exiting: the items stay Pending and are archived again (see above)
+    }
+  };
 
   constructor(
     readonly db: Database,
@@ -300,6 +401,115 @@ class LedgerCore {
     readonly driver: DriverName,
   ) {
     this.s = prepareStatements(db);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  isQueued(key: string): boolean {
+    return this.queuedKeys.has(key);
+  }
+
+  /** A queued step records this item (its key was not in the ledger). */
+  willRecord(key: string): boolean {
+    return this.queuedItems.has(key);
+  }
+
+  /** Queues a step; `grouped: false` commits it (with what is queued) before returning. */
+  enqueue(mark: QueuedMark, grouped: boolean): void {
+    this.queue.push(mark);
+    this.queuedKeys.add(mark.key);
+    if (mark.item) this.queuedItems.add(mark.key);
+    if (!grouped || this.windowMs === 0 || this.queue.length >= COMMIT_MAX_ROWS) {
+      this.flush();
+      return;
+    }
+    if (!this.timer) {
+      if (this.queue.length === 1) process.once('exit', this.onExit);
+      const commit = () => {
+        this.timer = undefined;
+        try {
+          this.flush();
+        } catch {
+          // settled() has told whoever waits; the items keep their previous state
+        }
+      };
+      this.timer = this.windowMs === 'turn' ? setImmediate(commit) : setTimeout(commit, this.windowMs);
+    }
+  }
+
+  /** Resolves once every step queued so far is committed; rejects when its commit failed. */
+  settled(): Promise<void> {
+    if (!this.queue.length) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Commits the queued steps in one transaction. When that fails, each step is tried on its own so
+   * that one bad row costs only itself; the waiters learn the first error. Throws it too.
+   */
+  flush(): void {
+    if (this.timer) {
+      if (this.windowMs === 'turn') clearImmediate(this.timer as NodeJS.Immediate);
+      else clearTimeout(this.timer as NodeJS.Timeout);
+      this.timer = undefined;
+    }
+    if (!this.queue.length) return;
+    const batch = this.queue;
+    const waiters = this.waiters;
+    this.queue = [];
+    this.queuedKeys = new Set();
+    this.queuedItems = new Set();
+    this.waiters = [];
+    process.removeListener('exit', this.onExit);
+    let changes: Array<{ key: string; status: ItemStatus; kind: string }> = [];
+    let failure: unknown;
+    try {
+      changes = this.db.transaction(() => batch.flatMap((mark) => this.write(mark) ?? [])).immediate();
+    } catch (err) {
+      changes = [];
+      for (const mark of batch) {
+        try {
+          const change = this.db.transaction(() => this.write(mark)).immediate();
+          if (change) changes.push(change);
+        } catch (own) {
+          failure ??= own;
+        }
+      }
+      if (failure === undefined) failure = err;
+    }
+    // Told after the commit, so a listener that reads the ledger sees the new state: one event
+    // per key, its last state (an Attempt committed together with its outcome is no news).
+    const last = new Map(changes.map((change) => [change.key, change]));
+    for (const change of changes) if (last.get(change.key) === change) archiveEvents.emit('change', change);
+    for (const w of waiters) {
+      if (failure === undefined) w.resolve();
+      else w.reject(failure);
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One step inside the commit's transaction: the item's new state, or undefined for an unknown key. */
+  private write(mark: QueuedMark): { key: string; status: ItemStatus; kind: string } | undefined {
+    const { event, key, sink, item, params, message, at } = mark;
+    const s = this.s;
+    if (item) insertItem(s, item, undefined, at);
+    const statement = { Attempt: s.attempt, Archived: s.archived, Failed: s.failed, Lost: s.lost }[event];
+    const updated = statement.get({ ...params, key, at }) as
+      { id?: number; status: ItemStatus; kind: string } | undefined;
+    if (updated && event === 'Archived') s.setReceipt.run({ id: updated.id, receipt: params.receipt });
+    s.insertEvent.run({
+      key,
+      at,
+      event,
+      // An unknown key has no row; the event still tells the auditor what the sink reported.
+      status: updated?.status ?? (event === 'Attempt' ? 'Pending' : event),
+      source: null,
+      sink,
+      message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
+    });
+    return updated && { key, status: updated.status, kind: updated.kind };
   }
 }
 
@@ -343,7 +553,9 @@ function openCore(file: string): LedgerCore {
  * caller over one shared connection per file: several Node-RED nodes share it, and the connection
  * closes when the last handle does. A handle's `close()` is idempotent and only ends that handle.
  *
- * All methods are synchronous; each write is one transaction.
+ * All methods are synchronous. A listing page is one transaction (recordFound); the sinks' steps
+ * (mark*) are committed in groups, an event-loop turn apart, and `settled()` says when (see
+ * LedgerCore). Every read sees them at once.
  */
 export class Ledger implements LogLedger {
   private core: LedgerCore | undefined;
@@ -388,20 +600,60 @@ export class Ledger implements LogLedger {
     return this.core === undefined;
   }
 
+  /** The core, for writes that touch no queued key. */
   private get c(): LedgerCore {
     if (!this.core) throw new Error('The archive ledger handle is closed');
     return this.core;
   }
 
+  /** The core with every queued outcome committed: for reads that may cover any row. */
+  private current(): LedgerCore {
+    const c = this.c;
+    c.flush();
+    return c;
+  }
+
+  /** The core with the queued outcomes of these keys committed. */
+  private currentFor(keys: Iterable<string>): LedgerCore {
+    const c = this.c;
+    if (c.queued) {
+      for (const key of keys) {
+        if (c.isQueued(key)) {
+          c.flush();
+          break;
+        }
+      }
+    }
+    return c;
+  }
+
   /** The underlying connection, for diagnostics and tests; do not write through it. */
   get database(): Database {
-    return this.c.db;
+    return this.current().db;
+  }
+
+  /**
+   * Resolves once every outcome this process has reported to the ledger so far is committed;
+   * rejects when that commit failed. A sink tells its flow after this, never before.
+   */
+  settled(): Promise<void> {
+    return this.c.settled();
+  }
+
+  /** Commits the queued outcomes now. */
+  flush(): void {
+    this.c.flush();
   }
 
   close(): void {
     const core = this.core;
     if (!core) return;
     this.core = undefined;
+    try {
+      core.flush();
+    } catch {
+      // settled() told whoever waited; the items keep their previous state and are sent again
+    }
     core.refs--;
     if (core.refs > 0) return;
     if (shared.get(core.file) === core) shared.delete(core.file);
@@ -413,14 +665,18 @@ export class Ledger implements LogLedger {
     core.db.close();
   }
 
+  /**
+   * One listing page in one transaction: every new item Pending with its Found event, then the
+   * cursor. A page that fails anywhere (an item without a key) leaves nothing of itself behind.
+   */
   recordFound(items: ArchiveItem[], source: string, cursor?: { name: string; value: string }): ArchiveItem[] {
-    const c = this.c;
+    const c = this.currentFor(items.map((item) => item?.key));
     const found = c.db
       .transaction(() => {
         const at = new Date().toISOString();
         const fresh: ArchiveItem[] = [];
         for (const item of items) {
-          if (this.insert(item, source, at)) fresh.push(item);
+          if (insertItem(c.s, item, source, at)) fresh.push(item);
         }
         if (cursor) c.s.setCursor.run({ name: cursor.name, value: cursor.value, at });
         return fresh;
@@ -432,22 +688,23 @@ export class Ledger implements LogLedger {
   }
 
   upsert(item: ArchiveItem, source?: string): boolean {
-    const c = this.c;
-    const fresh = c.db.transaction(() => this.insert(item, source, new Date().toISOString())).immediate();
+    const c = this.currentFor([item?.key]);
+    const fresh = c.db.transaction(() => insertItem(c.s, item, source, new Date().toISOString())).immediate();
     if (fresh) archiveEvents.emit('change', { key: item.key, status: 'Pending', kind: item.kind });
     return fresh;
   }
 
   get(key: string): LedgerRow | undefined {
-    const r = this.c.s.getItem.get(key) as ItemDbRow | undefined;
+    const r = this.currentFor([key]).s.getItem.get(key) as ItemDbRow | undefined;
     return r && toRow(r);
   }
 
-  markAttempt(key: string, sink: string, item?: ArchiveItem): boolean {
-    return this.mark('Attempt', key, sink, item, { sink }, undefined);
+  /** Each mark* method commits its step before it returns; see grouped() for a sink's steps. */
+  markAttempt(key: string, sink: string, item?: ArchiveItem, grouped = false): boolean {
+    return this.mark('Attempt', key, sink, item, { sink }, undefined, grouped);
   }
 
-  markArchived(key: string, sink: string, receipt: Receipt, item?: ArchiveItem): boolean {
+  markArchived(key: string, sink: string, receipt: Receipt, item?: ArchiveItem, grouped = false): boolean {
     return this.mark(
       'Archived',
       key,
@@ -463,21 +720,45 @@ export class Ledger implements LogLedger {
         sha256: receipt.sha256 ? String(receipt.sha256) : null,
       },
       describeReceipt(receipt),
+      grouped,
     );
   }
 
-  markFailed(key: string, sink: string, error: string, item?: ArchiveItem): boolean {
+  markFailed(key: string, sink: string, error: string, item?: ArchiveItem, grouped = false): boolean {
     const message = truncate(String(error ?? '') || 'unknown error');
-    return this.mark('Failed', key, sink, item, { sink, error: message }, message);
+    return this.mark('Failed', key, sink, item, { sink, error: message }, message, grouped);
   }
 
-  markLost(key: string, sink: string, reason: string, item?: ArchiveItem): boolean {
+  markLost(key: string, sink: string, reason: string, item?: ArchiveItem, grouped = false): boolean {
     const message = truncate(String(reason ?? '') || 'the content is gone at RingCentral');
-    return this.mark('Lost', key, sink, item, { sink, error: message }, message);
+    return this.mark('Lost', key, sink, item, { sink, error: message }, message, grouped);
+  }
+
+  /**
+   * This ledger for a sink: its mark* steps are queued and committed in groups with the other
+   * transfers' (see LedgerCore), and `settled()` resolves once they are. Everything else, and
+   * every read, is this handle's. Closing the view closes nothing.
+   */
+  grouped(): LedgerApi & { settled(): Promise<void> } {
+    return {
+      recordFound: (items, source, cursor) => this.recordFound(items, source, cursor),
+      get: (key) => this.get(key),
+      markAttempt: (key, sink, item) => void this.markAttempt(key, sink, item, true),
+      markArchived: (key, sink, receipt, item) => void this.markArchived(key, sink, receipt, item, true),
+      markFailed: (key, sink, error, item) => void this.markFailed(key, sink, error, item, true),
+      markLost: (key, sink, reason, item) => void this.markLost(key, sink, reason, item, true),
+      settled: () => this.settled(),
+      pending: (source) => this.pending(source),
+      query: (q) => this.query(q),
+      counts: (source) => this.counts(source),
+      getCursor: (name) => this.getCursor(name),
+      setCursor: (name, value) => this.setCursor(name, value),
+      close: () => undefined,
+    };
   }
 
   pending(source?: string): LedgerRow[] {
-    const s = this.c.s;
+    const s = this.current().s;
     const rows = (source === undefined ? s.pendingAll.all() : s.pendingOf.all(source)) as ItemDbRow[];
     return rows.map(toRow);
   }
@@ -487,8 +768,8 @@ export class Ledger implements LogLedger {
     const limit = q.limit === undefined ? DEFAULT_QUERY_LIMIT : Math.max(0, Math.floor(q.limit));
     const offset = Math.max(0, Math.floor(q.offset ?? 0));
     const direction = q.order === 'oldest' ? 'ASC' : 'DESC';
-    const rows = this.c.db
-      .prepare(
+    const rows = this.current()
+      .db.prepare(
         `SELECT ${ITEM_COLUMNS} FROM ${ITEMS_WITH_DATA} ${where} ORDER BY i.created_at ${direction}, i.id ${direction} LIMIT @limit OFFSET @offset`,
       )
       .all({ ...params, limit, offset }) as ItemDbRow[];
@@ -497,12 +778,14 @@ export class Ledger implements LogLedger {
 
   count(q: LedgerQuery = {}): number {
     const { where, params } = this.filters(q);
-    const row = this.c.db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as { n: number };
+    const row = this.current().db.prepare(`SELECT COUNT(*) AS n FROM items ${where}`).get(params) as {
+      n: number;
+    };
     return row.n;
   }
 
   counts(source?: string): Record<ItemStatus, number> {
-    const s = this.c.s;
+    const s = this.current().s;
     const rows = (source === undefined ? s.countsAll.all() : s.countsOf.all(source)) as {
       status: ItemStatus;
       n: number;
@@ -513,7 +796,7 @@ export class Ledger implements LogLedger {
   }
 
   events(key: string): LedgerEvent[] {
-    return (this.c.s.events.all(key) as EventDbRow[]).map(toEvent);
+    return (this.currentFor([key]).s.events.all(key) as EventDbRow[]).map(toEvent);
   }
 
   getCursor(name: string): string | undefined {
@@ -529,7 +812,7 @@ export class Ledger implements LogLedger {
     const days = options.olderThanDays;
     if (days === undefined || !Number.isFinite(days) || days <= 0) return { items: 0, events: 0 };
     const cutoff = new Date((options.now ?? new Date()).getTime() - days * 86_400_000).toISOString();
-    const c = this.c;
+    const c = this.current();
     return c.db
       .transaction(() => {
         const items = c.s.pruneItems.run({ cutoff }).changes;
@@ -544,7 +827,7 @@ export class Ledger implements LogLedger {
   page(filter: LogFilter, page: number, pageSize: number): LogPage {
     const size = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(pageSize) || 25));
     const number = Math.max(1, Math.floor(page) || 1);
-    const db = this.c.db;
+    const db = this.current().db;
     const days = this.dayCounts(filter);
     let total: number;
     let skip = (number - 1) * size;
@@ -586,6 +869,7 @@ export class Ledger implements LogLedger {
     const until = filter.until ? isoOrSame(filter.until) : undefined;
     // item_counts has the kind and status columns of items: the same conditions apply.
     const { clauses, params } = this.conditions({ kind: filter.kind, status: filter.status });
+    this.current();
     if (since) {
       clauses.push('day >= @sinceDay');
       params.sinceDay = since.slice(0, 10);
@@ -618,7 +902,7 @@ export class Ledger implements LogLedger {
     const { where, params } = this.filters(filter);
     const limit = Math.max(1, Math.floor(batchSize));
     const after = `${where ? `${where} AND` : 'WHERE'} (created_at, id) < (@lastCreated, @lastRid)`;
-    const first = this.c.db.prepare(
+    const first = this.current().db.prepare(
       `SELECT ${EXPORT_COLUMNS} FROM items ${where} ORDER BY created_at DESC, id DESC LIMIT @limit`,
     );
     const next = this.c.db.prepare(
@@ -629,6 +913,7 @@ export class Ledger implements LogLedger {
       for (const r of batch) yield toExportRow(r);
       if (batch.length < limit) return;
       const last = batch[batch.length - 1];
+      this.current();
       batch = next.all({
         ...params,
         limit,
@@ -639,7 +924,7 @@ export class Ledger implements LogLedger {
   }
 
   rowsOf(keys: string[]): LogRow[] {
-    const s = this.c.s;
+    const s = this.currentFor(keys).s;
     const rows: LogRow[] = [];
     for (const key of keys) {
       const r = s.logOf.get(key) as LogDbRow | undefined;
@@ -649,7 +934,7 @@ export class Ledger implements LogLedger {
   }
 
   scheduleRetry(key: string, node: string, retryAt: string, retries: number): void {
-    this.c.s.scheduleRetry.run({
+    this.currentFor([key]).s.scheduleRetry.run({
       key,
       node,
       retryAt: isoOrSame(retryAt),
@@ -658,15 +943,15 @@ export class Ledger implements LogLedger {
   }
 
   clearRetry(key: string): void {
-    this.c.s.clearRetry.run(key);
+    this.currentFor([key]).s.clearRetry.run(key);
   }
 
   resetRetries(key: string): void {
-    this.c.s.resetRetries.run(key);
+    this.currentFor([key]).s.resetRetries.run(key);
   }
 
   dueRetries(node: string, now: string, limit = 1000): RetryEntry[] {
-    const rows = this.c.s.dueRetries.all({ node, now: isoOrSame(now), limit }) as {
+    const rows = this.current().s.dueRetries.all({ node, now: isoOrSame(now), limit }) as {
       key: string;
       retry_at: string;
       retries: number;
@@ -675,84 +960,35 @@ export class Ledger implements LogLedger {
   }
 
   waitingRetries(node: string): { count: number; next?: string } {
-    const r = this.c.s.waitingRetries.get({ node }) as { n: number; next: string | null };
+    const r = this.current().s.waitingRetries.get({ node }) as { n: number; next: string | null };
     return r.next === null ? { count: r.n } : { count: r.n, next: r.next };
   }
 
   exhaustedRetries(node: string, maxRetries: number): number {
-    return (this.c.s.exhaustedRetries.get({ node, max: maxRetries }) as { n: number }).n;
-  }
-
-  /** Inserts a new item as Pending with its Found event; false when the key is known. */
-  private insert(item: ArchiveItem, source: string | undefined, at: string): boolean {
-    checkItem(item);
-    const s = this.c.s;
-    const to = Array.isArray(item.to) ? item.to.filter((v) => typeof v === 'string') : [];
-    const search = [item.key, item.ownerName, item.extensionNumber, item.from, ...to]
-      .filter((v): v is string => typeof v === 'string' && v !== '')
-      .join('\n')
-      .toLowerCase();
-    const inserted = s.insertItem.get({
-      key: item.key,
-      kind: item.kind,
-      source: source ?? null,
-      createdAt: isoOrSame(String(item.createdAt ?? '')),
-      owner: item.ownerName ?? null,
-      from: item.from ?? null,
-      to: to.length ? to.join(', ') : null,
-      search,
-      at,
-    });
-    if (!inserted) return false;
-    s.insertData.run({ id: (inserted as { id: number }).id, item: JSON.stringify(item) });
-    s.insertEvent.run({
-      key: item.key,
-      at,
-      event: 'Found',
-      status: 'Pending',
-      source: source ?? null,
-      sink: null,
-      message: source === undefined ? 'recorded from a message, not found by a source' : null,
-    });
-    return true;
+    return (this.current().s.exhaustedRetries.get({ node, max: maxRetries }) as { n: number }).n;
   }
 
   private mark(
-    event: Exclude<LedgerEventType, 'Found'>,
+    event: MarkEvent,
     key: string,
     sink: string,
     item: ArchiveItem | undefined,
     params: Record<string, string | number | null>,
     message: string | undefined,
+    grouped = false,
   ): boolean {
     const c = this.c;
-    const statement = { Attempt: c.s.attempt, Archived: c.s.archived, Failed: c.s.failed, Lost: c.s.lost }[
-      event
-    ];
-    const updated = c.db
-      .transaction(() => {
-        const at = new Date().toISOString();
-        if (item && item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
-        if (item) this.insert(item, undefined, at);
-        const updated = statement.get({ ...params, key, at }) as
-          { status: ItemStatus; kind: string } | undefined;
-        if (updated && event === 'Archived') c.s.setReceipt.run({ key, receipt: params.receipt });
-        c.s.insertEvent.run({
-          key,
-          at,
-          event,
-          // An unknown key has no row; the event still tells the auditor what the sink reported.
-          status: updated?.status ?? (event === 'Attempt' ? 'Pending' : event),
-          source: null,
-          sink,
-          message: updated ? (message ?? null) : truncate(`not in the ledger. ${message ?? ''}`.trim()),
-        });
-        return updated;
-      })
-      .immediate();
-    // Told after the commit, so a listener that reads the ledger sees the new state.
-    if (updated) archiveEvents.emit('change', { key, status: updated.status, kind: updated.kind });
-    return updated !== undefined;
+    if (item) {
+      if (item.key !== key) throw new Error(`ledger: item ${item.key} given for key ${key}`);
+      checkItem(item);
+    }
+    // Known now or by the time it is committed: the step updates a row (else it is only audited).
+    // The item is recorded first only when the ledger lacks it (a sink fed by a flow not ours).
+    const recorded = c.s.known.get(key) !== undefined;
+    const record = recorded ? undefined : item;
+    const known = recorded || item !== undefined || c.willRecord(key);
+    c.enqueue({ event, key, sink, item: record, params, message, at: new Date().toISOString() }, grouped);
+    return known;
   }
 
   private filters(q: LedgerQuery | LogFilter): { where: string; params: Record<string, string> } {

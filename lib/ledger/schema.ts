@@ -180,6 +180,21 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       END;
     `);
   },
+  // 4: the receipt in a table of its own. Sharing a row with the item JSON, each Archived outcome
+  // rewrote that JSON (a call-log record's whole record) only to add the receipt; now the item
+  // JSON is written once, when the item is found. Receipts written before stay in item_data and
+  // are read from there (moving them would rewrite every row of a large ledger while it opens).
+  (db) => {
+    db.exec(`
+      CREATE TABLE item_receipts (
+        id      INTEGER PRIMARY KEY,   -- items.id
+        receipt TEXT NOT NULL          -- Receipt as JSON
+      );
+      CREATE TRIGGER items_delete_receipt AFTER DELETE ON items BEGIN
+        DELETE FROM item_receipts WHERE id = old.id;
+      END;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -56,6 +56,16 @@ export interface LedgerApi {
   markFailed(key: string, sink: string, error: string, item?: ArchiveItem): void;
   /** The content is gone at RingCentral (404): the item is Lost, with the reason. */
   markLost(key: string, sink: string, reason: string, item?: ArchiveItem): void;
+  /**
+   * Resolves once the steps reported so far are committed; rejects when that commit failed.
+   * Absent: each step is committed when its method returns.
+   */
+  settled?(): Promise<void>;
+  /**
+   * The ledger as a sink writes it: mark* steps committed in groups with other transfers' (at the
+   * next turn of the event loop), settled() saying when. Absent: the ledger itself.
+   */
+  grouped?(): LedgerApi;
   /** Items still Pending, oldest first; of one source when given. */
   pending(source?: string): LedgerRow[];
   query(q: LedgerQuery): LedgerRow[];

@@ -153,8 +153,43 @@ function ignoreNotFound(err: NodeJS.ErrnoException): undefined {
   throw err;
 }
 
-/** Makes the rename durable. Some platforms cannot fsync a directory; that is not an error. */
-async function syncDir(dir: string): Promise<void> {
+interface DirSync {
+  /** The fsync running now; it may have begun before a rename that waits. */
+  current: Promise<void>;
+  /** The one after it, shared by every rename since `current` began. */
+  next?: Promise<void>;
+}
+
+/** Folder fsyncs in flight, by folder. */
+const dirSyncs = new Map<string, DirSync>();
+
+/**
+ * Makes a rename in `dir` durable. Renames in one folder share fsyncs: one that lands while an
+ * fsync runs waits for the next one, which covers every rename before it began (a backlog of
+ * small files otherwise pays a folder fsync each, on top of its own).
+ */
+function syncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (!state) return startDirSync(dir);
+  state.next ??= state.current.then(() => startDirSync(dir));
+  return state.next;
+}
+
+function startDirSync(dir: string): Promise<void> {
+  const current: Promise<void> = fsyncDir(dir).finally(() => {
+    const state = dirSyncs.get(dir);
+    if (state?.current === current && !state.next) dirSyncs.delete(dir);
+  });
+  const state = dirSyncs.get(dir);
+  if (state) {
+    state.current = current;
+    state.next = undefined;
+  } else dirSyncs.set(dir, { current });
+  return current;
+}
+
+/** Some platforms cannot fsync a directory; that is not an error. */
+async function fsyncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;
   try {
     fh = await open(dir, 'r');

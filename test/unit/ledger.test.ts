@@ -902,7 +902,8 @@ function ledgerSuite(driver: DriverName): void {
         const badReceipts = db
           .prepare(
             `SELECT COUNT(*) AS n FROM items i JOIN item_data d ON d.id = i.id
-             WHERE i.status = 'Archived' AND (d.receipt IS NULL OR i.archived_at IS NULL)`,
+             LEFT JOIN item_receipts r ON r.id = i.id
+             WHERE i.status = 'Archived' AND (COALESCE(r.receipt, d.receipt) IS NULL OR i.archived_at IS NULL)`,
           )
           .get() as { n: number };
         assert.equal(badReceipts.n, 0);

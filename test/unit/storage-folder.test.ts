@@ -10,6 +10,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -81,6 +82,36 @@ describe('FolderStorage', () => {
     assert.deepEqual(await storage.stat('A/B/2024-05-01/call.wav'), { bytes: data.length });
     assert.equal(await storage.stat('A/B/nothing.wav'), undefined);
     assert.equal(await storage.stat('nowhere/at/all.wav'), undefined);
+  });
+
+  it('many files into one folder at once: each arrives with its bytes, and they share folder fsyncs', async () => {
+    const probe = await open(path.join(base, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const original = proto.sync;
+    let syncs = 0;
+    proto.sync = function (this: unknown) {
+      syncs++;
+      return original.call(this);
+    };
+    const files = Array.from({ length: 40 }, (_, i) => Buffer.from(`record ${i} `.repeat(100 + i)));
+    try {
+      const results = await Promise.all(
+        files.map((data, i) =>
+          storage.put(`burst/${i}.json`, Readable.from([data]), { expectedBytes: data.length }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.sha256),
+        files.map((d) => sha256(d)),
+      );
+    } finally {
+      proto.sync = original;
+    }
+    for (const [i, data] of files.entries())
+      assert.deepEqual(readFileSync(path.join(root, `burst/${i}.json`)), data);
+    // One fsync per file, and fewer for the folder than renames into it.
+    assert.ok(syncs >= 41 && syncs < 80, `${syncs} fsyncs for 40 files`);
   });
 
   it('writes empty files', async () => {
