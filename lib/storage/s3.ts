@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -19,8 +18,18 @@ import {
 } from '@aws-sdk/client-s3';
 import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { HashingStream } from './hash';
-import { randomSuffix, safeRelativePath } from './paths';
+import { credentialsRefused, isAbort } from './http';
+import { safeRelativePath } from './paths';
+import {
+  conflictError,
+  describeFailure,
+  guardedPut,
+  guardedStat,
+  hashWhole,
+  probeFile,
+  receipt,
+  storedDifferentBytes,
+} from './put';
 import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
@@ -96,15 +105,8 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function authError(reason: string): ProviderError {
-  return new ProviderError(
-    `${LABEL} refused the credentials (${reason}): check the access key, secret and permissions in the bucket's config node`,
-    { auth: true, retryable: false, code: 'auth', status: 403 },
-  );
-}
-
-function isAbort(err: unknown): boolean {
-  const name = (err as Error)?.name;
-  return name === 'AbortError';
+  const fix = "check the access key, secret and permissions in the bucket's config node";
+  return credentialsRefused(LABEL, reason, fix, 403);
 }
 
 /**
@@ -252,22 +254,10 @@ class PartDigests {
 }
 
 /** Hashes a whole body without sending it (to compare with an object already there). */
-async function digestBody(
-  body: Readable,
-  partSize: number,
-  expectedBytes: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Digests> {
-  const hasher = new HashingStream(expectedBytes);
+async function digestBody(body: Readable, partSize: number, options: PutOptions): Promise<Digests> {
   const parts = new PartDigests(partSize);
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      parts.update(chunk);
-      cb();
-    },
-  });
-  await pipeline(body, hasher, sink, signal ? { signal } : {});
-  return parts.finish(hasher.bytes, hasher.sha256);
+  const whole = await hashWhole(body, options, (chunk) => parts.update(chunk));
+  return parts.finish(whole.bytes, whole.sha256);
 }
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
@@ -377,27 +367,23 @@ export class S3Storage implements StorageAdapter {
 
   // -- public API ------------------------------------------------------------------------------
 
-  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    let rel = relPath;
-    try {
-      if (this.closed) throw new Error('the adapter is closed');
-      rel = safeRelativePath(relPath);
-      options.signal?.throwIfAborted();
-      return await this.store(rel, body, options);
-    } catch (err) {
-      if (!body.destroyed) body.destroy();
-      throw this.describe(err, `cannot store ${rel}`);
-    }
+  put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    return guardedPut(relPath, body, options, {
+      closed: this.closed,
+      store: (rel) => this.store(rel, body, options),
+      describe: (err, what) => this.describe(err, what),
+    });
   }
 
-  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    const rel = safeRelativePath(relPath);
-    try {
-      const head = await this.head(this.keyFor(rel), undefined);
-      return head ? { bytes: head.ContentLength ?? 0 } : undefined;
-    } catch (err) {
-      throw this.describe(err, `cannot look at ${rel}`);
-    }
+  stat(relPath: string): Promise<{ bytes: number } | undefined> {
+    return guardedStat(
+      relPath,
+      async (rel) => {
+        const head = await this.head(this.keyFor(rel), undefined);
+        return head ? { bytes: head.ContentLength ?? 0 } : undefined;
+      },
+      (err, what) => this.describe(err, what),
+    );
   }
 
   /** HeadBucket, then a tiny object written and deleted under the prefix. */
@@ -436,7 +422,7 @@ export class S3Storage implements StorageAdapter {
       if (!options.leaveNoTrace) {
         // No Object Lock headers: the probe must be deletable. (A bucket with default retention
         // keeps a locked version of it behind the delete marker; it is a few bytes.)
-        const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
+        const key = this.prefix + probeFile().name;
         await steps.run('write', () =>
           this.client.send(
             new PutObjectCommand({
@@ -481,7 +467,7 @@ export class S3Storage implements StorageAdapter {
 
   private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const key = this.keyFor(rel);
-    const { signal, expectedBytes } = options;
+    const { signal } = options;
     const sidecar = options.role === 'sidecar';
 
     // A sidecar describes its file and is rewritten when the record changes. Under Object Lock or
@@ -495,7 +481,7 @@ export class S3Storage implements StorageAdapter {
 
     const existing = await this.head(key, signal);
     if (existing) {
-      const ours = await digestBody(body, storedPartSize(existing) ?? this.partSize, expectedBytes, signal);
+      const ours = await digestBody(body, storedPartSize(existing) ?? this.partSize, options);
       return this.settle(rel, existing, ours, sidecar);
     }
     let sent: Digests;
@@ -518,13 +504,9 @@ export class S3Storage implements StorageAdapter {
     const verdict = compare(head, ours);
     if (verdict === 'same' || sidecar) {
       const storedSha = head.Metadata?.[META_SHA256];
-      return {
-        path: rel,
-        bytes: verdict === 'same' ? ours.bytes : (head.ContentLength ?? 0),
-        sha256: verdict === 'same' ? ours.sha256 : (storedSha ?? ours.sha256),
-        providerHash: head.ChecksumSHA256 ?? head.ETag?.replace(/"/g, ''),
-        alreadyPresent: true,
-      };
+      const kept =
+        verdict === 'same' ? ours : { bytes: head.ContentLength ?? 0, sha256: storedSha ?? ours.sha256 };
+      return receipt(rel, kept, head.ChecksumSHA256 ?? head.ETag?.replace(/"/g, ''), true);
     }
     if (verdict === 'unknown') {
       // Written elsewhere (or with another part size) and nothing comparable in its HEAD.
@@ -534,10 +516,7 @@ export class S3Storage implements StorageAdapter {
         { code: 'conflict', retryable: false },
       );
     }
-    throw new ProviderError(
-      `a different file is already at ${rel}; the path template gives two items the same path`,
-      { code: 'conflict', retryable: false },
-    );
+    throw conflictError(rel);
   }
 
   /**
@@ -709,20 +688,14 @@ export class S3Storage implements StorageAdapter {
       await this.client
         .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
         .catch(() => undefined);
-      throw new ProviderError(
-        `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
+      throw storedDifferentBytes(
+        LABEL,
+        `sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
           `stored ${head?.ContentLength ?? 'nothing'}${head ? ' bytes' : ''}, ETag ${head?.ETag ?? '?'}, ` +
           `SHA-256 checksum ${head?.ChecksumSHA256 ?? '?'}); the object was removed`,
-        { code: 'hash_mismatch', retryable: false },
       );
     }
-    return {
-      path: rel,
-      bytes: sent.bytes,
-      sha256: sent.sha256,
-      providerHash: head?.ChecksumSHA256 ?? head?.ETag?.replace(/"/g, ''),
-      alreadyPresent: false,
-    };
+    return receipt(rel, sent, head?.ChecksumSHA256 ?? head?.ETag?.replace(/"/g, ''), false);
   }
 
   private async head(
@@ -742,23 +715,7 @@ export class S3Storage implements StorageAdapter {
   }
 
   private describe(err: unknown, what: string): Error {
-    const mapped = classify(err);
-    const e = mapped as Error;
-    if (isAbort(mapped)) return e;
-    if (mapped instanceof ProviderError) {
-      const message = mapped.message.startsWith(LABEL)
-        ? `${what}: ${mapped.message}`
-        : `${LABEL}: ${what}: ${mapped.message}`;
-      return new ProviderError(message, {
-        status: mapped.status,
-        code: mapped.code,
-        retryAfterMs: mapped.retryAfterMs,
-        retryable: mapped.retryable,
-        auth: mapped.auth,
-        cause: mapped.auth ? undefined : mapped,
-      });
-    }
-    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+    return describeFailure(LABEL, classify(err), what);
   }
 }
 
