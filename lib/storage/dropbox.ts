@@ -18,8 +18,7 @@ import { safeRelativePath } from './paths';
 import {
   conflictError,
   describeFailure,
-  guardedPut,
-  guardedStat,
+  GuardedStorage,
   hashWhole,
   probeFile,
   receipt,
@@ -245,7 +244,7 @@ function rootSegments(root: string | undefined): string[] {
 type FileMeta = files.FileMetadata;
 type AnyMeta = files.FileMetadataReference | files.FolderMetadataReference | files.DeletedMetadataReference;
 
-export class DropboxStorage implements StorageAdapter {
+export class DropboxStorage extends GuardedStorage implements StorageAdapter {
   readonly provider = 'dropbox';
   readonly chunkSize: number;
   readonly simpleUploadLimit: number;
@@ -253,9 +252,9 @@ export class DropboxStorage implements StorageAdapter {
   private readonly tokens: KeeperTokens;
   private readonly root: string[];
   private readonly retry: DropboxStorageOptions['retry'];
-  private closed = false;
 
   constructor(options: DropboxStorageOptions) {
+    super();
     if (!options?.keeper) throw new Error(`${LABEL}: no account configured`);
     if (!options.keeper.client?.clientId) throw new Error(`${LABEL}: no app key configured`);
     this.hosts = hostsFor(options.endpoint || options.keeper.client.endpoint);
@@ -270,25 +269,6 @@ export class DropboxStorage implements StorageAdapter {
   }
 
   // -- public API ------------------------------------------------------------------------------
-
-  put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    return guardedPut(relPath, body, options, {
-      closed: this.closed,
-      store: (rel) => this.store(rel, body, options),
-      describe: (err, what) => this.describe(err, what),
-    });
-  }
-
-  stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    return guardedStat(
-      relPath,
-      async (rel) => {
-        const meta = await this.metadata(this.pathOf(rel), undefined);
-        return meta?.['.tag'] === 'file' ? { bytes: meta.size } : undefined;
-      },
-      (err, what) => this.describe(err, what),
-    );
-  }
 
   async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
@@ -330,7 +310,12 @@ export class DropboxStorage implements StorageAdapter {
     return '/' + [...this.root, ...rel.split('/').map(cleanSegment)].join('/');
   }
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const meta = await this.metadata(this.pathOf(rel), undefined);
+    return meta?.['.tag'] === 'file' ? { bytes: meta.size } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const { signal, expectedBytes } = options;
     const path = this.pathOf(rel);
     const sidecar = options.role === 'sidecar';
@@ -578,7 +563,7 @@ export class DropboxStorage implements StorageAdapter {
     );
   }
 
-  private describe(err: unknown, what: string): Error {
+  protected describe(err: unknown, what: string): Error {
     return describeFailure(LABEL, isAbort(err) ? err : classify(err), what);
   }
 }

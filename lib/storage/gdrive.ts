@@ -19,8 +19,7 @@ import { safeRelativePath } from './paths';
 import {
   conflictError,
   describeFailure,
-  guardedPut,
-  guardedStat,
+  GuardedStorage,
   hashWhole,
   probeFile,
   receipt,
@@ -259,13 +258,22 @@ interface DriveFile {
   capabilities?: { canAddChildren?: boolean };
 }
 
+/** What a resumable upload session is opened with; `replaceId` names a file whose content it replaces. */
+interface UploadMeta {
+  name: string;
+  parent: string;
+  appProperties: Record<string, string>;
+  contentType: string;
+  replaceId?: string;
+}
+
 /** Query parameters of a Drive API request; undefined ones are left out. */
 type Query = Record<string, string | number | boolean | undefined>;
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
-export class DriveStorage implements StorageAdapter {
+export class DriveStorage extends GuardedStorage implements StorageAdapter {
   readonly provider = 'gdrive';
   readonly chunkSize: number;
   private readonly hosts: Hosts;
@@ -276,9 +284,9 @@ export class DriveStorage implements StorageAdapter {
   private readonly retry: DriveStorageOptions['retry'];
   /** Folder ids by path ('' is the root), as promises so concurrent puts create a folder once. */
   private readonly folders = new Map<string, Promise<string>>();
-  private closed = false;
 
   constructor(options: DriveStorageOptions) {
+    super();
     if (!options?.auth) throw new Error(`${LABEL}: no credentials configured`);
     const endpoint =
       options.endpoint || (options.auth.kind === 'oauth' ? options.auth.keeper.client.endpoint : undefined);
@@ -303,28 +311,6 @@ export class DriveStorage implements StorageAdapter {
   }
 
   // -- public API ------------------------------------------------------------------------------
-
-  put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    return guardedPut(relPath, body, options, {
-      closed: this.closed,
-      store: (rel) => this.store(rel, body, options),
-      describe: (err, what) => this.describe(err, what),
-    });
-  }
-
-  stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    return guardedStat(
-      relPath,
-      async (rel) => {
-        const segs = rel.split('/');
-        const parent = await this.folderFor(segs.slice(0, -1), false, undefined);
-        if (!parent) return undefined;
-        const [file] = await this.findTagged(parent, sha256Hex(rel), undefined);
-        return file ? { bytes: Number(file.size ?? 0) } : undefined;
-      },
-      (err, what) => this.describe(err, what),
-    );
-  }
 
   async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
@@ -376,7 +362,15 @@ export class DriveStorage implements StorageAdapter {
 
   // -- storing ---------------------------------------------------------------------------------
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const segs = rel.split('/');
+    const parent = await this.folderFor(segs.slice(0, -1), false, undefined);
+    if (!parent) return undefined;
+    const [file] = await this.findTagged(parent, sha256Hex(rel), undefined);
+    return file ? { bytes: Number(file.size ?? 0) } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const { signal } = options;
     const segs = rel.split('/');
     const name = segs[segs.length - 1];
@@ -442,13 +436,7 @@ export class DriveStorage implements StorageAdapter {
    */
   private async upload(
     body: Readable,
-    meta: {
-      name: string;
-      parent: string;
-      appProperties: Record<string, string>;
-      contentType: string;
-      replaceId?: string;
-    },
+    meta: UploadMeta,
     options: PutOptions,
   ): Promise<{ id: string; bytes: number; sha256: string; md5: string }> {
     const { signal, expectedBytes } = options;
@@ -483,13 +471,7 @@ export class DriveStorage implements StorageAdapter {
   }
 
   private async startSession(
-    meta: {
-      name: string;
-      parent: string;
-      appProperties: Record<string, string>;
-      contentType: string;
-      replaceId?: string;
-    },
+    meta: UploadMeta,
     total: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<string> {
@@ -741,7 +723,7 @@ export class DriveStorage implements StorageAdapter {
     }
   }
 
-  private describe(err: unknown, what: string): Error {
+  protected describe(err: unknown, what: string): Error {
     return describeFailure(LABEL, err, what);
   }
 }

@@ -13,42 +13,39 @@ import type { PutOptions, PutResult } from './types';
  */
 
 /**
- * Runs `store` for a safe relative path. On failure the body is destroyed (so the download behind
- * it stops) and the error says which file could not be stored.
+ * The put and stat of the cloud adapters: the path made safe, the body destroyed on failure (so
+ * the download behind it stops), and an error that names the provider and the file. Subclasses
+ * store, look and describe.
  */
-export async function guardedPut(
-  relPath: string,
-  body: Readable,
-  options: PutOptions,
-  adapter: {
-    closed?: boolean;
-    store(rel: string): Promise<PutResult>;
-    describe(err: unknown, what: string): Error;
-  },
-): Promise<PutResult> {
-  let rel = relPath;
-  try {
-    if (adapter.closed) throw new Error('the adapter is closed');
-    rel = safeRelativePath(relPath);
-    options.signal?.throwIfAborted();
-    return await adapter.store(rel);
-  } catch (err) {
-    if (!body.destroyed) body.destroy();
-    throw adapter.describe(err, `cannot store ${rel}`);
-  }
-}
+export abstract class GuardedStorage {
+  protected closed = false;
 
-/** Runs `look` for a safe relative path; its error says which file could not be looked at. */
-export async function guardedStat<T>(
-  relPath: string,
-  look: (rel: string) => Promise<T>,
-  describe: (err: unknown, what: string) => Error,
-): Promise<T> {
-  const rel = safeRelativePath(relPath);
-  try {
-    return await look(rel);
-  } catch (err) {
-    throw describe(err, `cannot look at ${rel}`);
+  /** Stores the body at a path already made safe. */
+  protected abstract store(rel: string, body: Readable, options: PutOptions): Promise<PutResult>;
+  /** Size of the file at a path already made safe, or undefined when there is none. */
+  protected abstract look(rel: string): Promise<{ bytes: number } | undefined>;
+  protected abstract describe(err: unknown, what: string): Error;
+
+  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    let rel = relPath;
+    try {
+      if (this.closed) throw new Error('the adapter is closed');
+      rel = safeRelativePath(relPath);
+      options.signal?.throwIfAborted();
+      return await this.store(rel, body, options);
+    } catch (err) {
+      if (!body.destroyed) body.destroy();
+      throw this.describe(err, `cannot store ${rel}`);
+    }
+  }
+
+  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
+    const rel = safeRelativePath(relPath);
+    try {
+      return await this.look(rel);
+    } catch (err) {
+      throw this.describe(err, `cannot look at ${rel}`);
+    }
   }
 }
 

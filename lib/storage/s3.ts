@@ -23,8 +23,7 @@ import { safeRelativePath } from './paths';
 import {
   conflictError,
   describeFailure,
-  guardedPut,
-  guardedStat,
+  GuardedStorage,
   hashWhole,
   probeFile,
   receipt,
@@ -309,7 +308,7 @@ function compare(head: HeadObjectCommandOutput, d: Digests): Verdict {
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
-export class S3Storage implements StorageAdapter {
+export class S3Storage extends GuardedStorage implements StorageAdapter {
   readonly provider = 's3';
   readonly bucket: string;
   readonly prefix: string;
@@ -319,9 +318,9 @@ export class S3Storage implements StorageAdapter {
   private readonly objectLock: S3StorageOptions['objectLock'];
   private readonly legalHold: boolean;
   private readonly storageClass: StorageClass | undefined;
-  private closed = false;
 
   constructor(options: S3StorageOptions) {
+    super();
     if (!options?.bucket?.trim()) throw new Error(`${LABEL}: no bucket configured`);
     if (!options.accessKeyId || !options.secretAccessKey) {
       throw new Error(`${LABEL}: no access key id or secret access key configured`);
@@ -366,25 +365,6 @@ export class S3Storage implements StorageAdapter {
   }
 
   // -- public API ------------------------------------------------------------------------------
-
-  put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    return guardedPut(relPath, body, options, {
-      closed: this.closed,
-      store: (rel) => this.store(rel, body, options),
-      describe: (err, what) => this.describe(err, what),
-    });
-  }
-
-  stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    return guardedStat(
-      relPath,
-      async (rel) => {
-        const head = await this.head(this.keyFor(rel), undefined);
-        return head ? { bytes: head.ContentLength ?? 0 } : undefined;
-      },
-      (err, what) => this.describe(err, what),
-    );
-  }
 
   /** HeadBucket, then a tiny object written and deleted under the prefix. */
   async check(options: CheckOptions = {}): Promise<CheckReport> {
@@ -465,7 +445,12 @@ export class S3Storage implements StorageAdapter {
     return !!this.objectLock || this.legalHold;
   }
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const head = await this.head(this.keyFor(rel), undefined);
+    return head ? { bytes: head.ContentLength ?? 0 } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const key = this.keyFor(rel);
     const { signal } = options;
     const sidecar = options.role === 'sidecar';
@@ -714,7 +699,7 @@ export class S3Storage implements StorageAdapter {
     }
   }
 
-  private describe(err: unknown, what: string): Error {
+  protected describe(err: unknown, what: string): Error {
     return describeFailure(LABEL, classify(err), what);
   }
 }
