@@ -16,6 +16,8 @@ import {
   retryAfterOf,
   sendBuffers,
   signedJwt,
+  withBearer,
+  type BearerTokens,
   type RawResponse,
 } from './http';
 import { safeRelativePath } from './paths';
@@ -113,15 +115,7 @@ function apiError(
   status: number,
   body: BoxErrorBody,
   headers: Record<string, string> | undefined,
-  url: string,
 ): ProviderError {
-  const isToken = /\/oauth2\/token$/.test(url);
-  if (isToken && (status === 400 || status === 401)) {
-    // invalid_grant: refresh token revoked/expired/spent; invalid_client: wrong id or secret.
-    return authError(body.error ?? `HTTP ${status}`);
-  }
-  // The token has already been refreshed once and the request tried again.
-  if (status === 401) return authError(body.code ?? body.error ?? 'unauthorized');
   const code = body.code ?? body.error;
   const message = body.message ?? body.error_description;
   if (status === 409 && code === 'item_name_in_use') {
@@ -167,11 +161,8 @@ function isNameInUse(err: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-/** Where the requests get their bearer token; refresh() replaces one that Box refused. */
-interface BoxTokens {
-  get(signal?: AbortSignal): Promise<string>;
-  refresh(signal?: AbortSignal): Promise<string>;
-}
+/** Where the requests get their bearer token. */
+type BoxTokens = BearerTokens;
 
 /**
  * OAuth tokens from the keeper. Box rotates refresh tokens (each works once), so a new set is
@@ -314,19 +305,27 @@ class BoxHttp {
     const { signal } = options;
     const body =
       options.json !== undefined ? [Buffer.from(JSON.stringify(options.json))] : (options.body ?? []);
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...options.headers,
-        authorization: `Bearer ${attempt === 1 ? await this.tokens.get(signal) : await this.tokens.refresh(signal)}`,
-      };
-      const res = await sendBuffers(LABEL, url, method, body, headers, this.agentFor(url), signal);
-      if (res.status === 401 && attempt === 1) continue;
-      if (res.status >= 200 && res.status < 300) return res;
-      throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers, url);
-    }
+    return withBearer(
+      this.tokens,
+      signal,
+      async (token) => {
+        signal?.throwIfAborted();
+        const headers: Record<string, string> = {
+          accept: 'application/json',
+          ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+          authorization: `Bearer ${token}`,
+        };
+        const res = await sendBuffers(LABEL, url, method, body, headers, this.agentFor(url), signal);
+        if (res.status >= 200 && res.status < 300) return res;
+        throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers);
+      },
+      (err) => {
+        if (!(err instanceof ProviderError) || err.status !== 401) return undefined;
+        return err.code ?? 'unauthorized';
+      },
+      authError,
+    );
   }
 
   /** A JSON answer's body, or an error when a 2xx answer had none. */
@@ -874,10 +873,7 @@ export const boxOAuth: OAuthProvider = {
 
   async accountName({ client, tokens, signal }) {
     const hosts = hostsFor(client.endpoint);
-    const http = new BoxHttp({
-      get: () => Promise.resolve(tokens.accessToken),
-      refresh: () => Promise.resolve(tokens.accessToken),
-    });
+    const http = new BoxHttp({ get: () => Promise.resolve(tokens.accessToken) });
     try {
       const me = await http.json<{ name?: string; login?: string }>(
         'GET',

@@ -13,6 +13,7 @@ import {
   isAbort,
   retryAfterOf,
   rewriteToBase,
+  withBearer,
 } from './http';
 import { safeRelativePath } from './paths';
 import {
@@ -536,29 +537,19 @@ export class DropboxStorage extends GuardedStorage implements StorageAdapter {
   private async call<T>(fn: (dbx: Dropbox) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     const fetchFn = sdkFetch(this.hosts, signal);
     return withRetry(
-      async () => {
-        let stale: string | undefined;
-        for (;;) {
-          const token = await this.tokens.get(signal, stale);
+      () =>
+        withBearer(
+          this.tokens,
+          signal,
           // The SDK would refresh by itself only with a refresh token, which it is not given:
           // refreshing is ours, so that every new token reaches keeper.save first.
-          const dbx = new Dropbox({ accessToken: token, fetch: fetchFn });
-          try {
-            return await fn(dbx);
-          } catch (err) {
+          (token) => fn(new Dropbox({ accessToken: token, fetch: fetchFn })),
+          (err) => {
             const raw = rawOf(err);
-            if (raw?.status === 401) {
-              const reason = summaryOf(raw.body) || 'unauthorized';
-              if (stale === undefined) {
-                stale = token;
-                continue;
-              }
-              throw authError(`401 ${reason} after a token refresh`);
-            }
-            throw err;
-          }
-        }
-      },
+            return raw?.status === 401 ? summaryOf(raw.body) || 'unauthorized' : undefined;
+          },
+          authError,
+        ),
       { ...this.retry, signal, classify },
     );
   }

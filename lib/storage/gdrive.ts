@@ -14,6 +14,8 @@ import {
   parseJson,
   retryAfterOf,
   signedJwt,
+  withBearer,
+  type BearerTokens,
 } from './http';
 import { safeRelativePath } from './paths';
 import {
@@ -152,13 +154,8 @@ async function readJson(res: Response): Promise<unknown> {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-interface TokenSource {
-  /** A usable access token; `stale` is one the API just refused, so a new one is needed. */
-  get(signal: AbortSignal | undefined, stale?: string): Promise<string>;
-}
-
 /** OAuth tokens from the keeper, refreshed by our own POST so every new set is saved first. */
-function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): TokenSource {
+function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): BearerTokens {
   const { clientId, clientSecret } = keeper.client;
   return token.keeperTokens(keeper, {
     client_id: clientId,
@@ -170,7 +167,7 @@ function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): TokenSource {
  * A service account's access token by the JWT bearer grant, signed here with node:crypto: the
  * library's JWT client always posts to Google's own host, which the endpoint override must replace.
  */
-function serviceAccountTokens(keyJson: string, token: TokenEndpoint): TokenSource {
+function serviceAccountTokens(keyJson: string, token: TokenEndpoint): BearerTokens {
   let key: { client_email?: string; private_key?: string; token_uri?: string };
   try {
     key = JSON.parse(keyJson) as typeof key;
@@ -277,7 +274,7 @@ export class DriveStorage extends GuardedStorage implements StorageAdapter {
   readonly provider = 'gdrive';
   readonly chunkSize: number;
   private readonly hosts: Hosts;
-  private readonly tokens: TokenSource;
+  private readonly tokens: BearerTokens;
   private readonly driveId: string | undefined;
   private readonly rootFolderId: string | undefined;
   private readonly rootSegments: string[];
@@ -698,29 +695,25 @@ export class DriveStorage extends GuardedStorage implements StorageAdapter {
     const target = new URL(url);
     // The token only goes to the host the API itself is on, whatever Location said.
     assertSameOrigin(LABEL, target, this.hosts.rootUrl);
-    let stale: string | undefined;
-    for (;;) {
-      const token = await this.tokens.get(signal, stale);
-      const res = await fetch(target, {
-        method,
-        headers: { ...headers, authorization: `Bearer ${token}` },
-        // A Buffer is a valid body for Node's fetch; the DOM typings only miss it. GET has none.
-        body: method === 'GET' ? undefined : ((body ?? '') as unknown as string),
-        signal,
-        redirect: 'manual',
-      });
-      if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) return res;
-      const data = await readJson(res);
-      const err = googleError(res.status, data, res.headers);
-      if (res.status === 401) {
-        if (stale === undefined) {
-          stale = token;
-          continue;
-        }
-        throw authError(`401 ${err.code ?? 'unauthorized'} after a token refresh`);
-      }
-      throw err;
-    }
+    return withBearer(
+      this.tokens,
+      signal,
+      async (token) => {
+        const res = await fetch(target, {
+          method,
+          headers: { ...headers, authorization: `Bearer ${token}` },
+          // A Buffer is a valid body for Node's fetch; the DOM typings only miss it. GET has none.
+          body: method === 'GET' ? undefined : ((body ?? '') as unknown as string),
+          signal,
+          redirect: 'manual',
+        });
+        if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) return res;
+        throw googleError(res.status, await readJson(res), res.headers);
+      },
+      (err) =>
+        err instanceof ProviderError && err.status === 401 ? (err.code ?? 'unauthorized') : undefined,
+      authError,
+    );
   }
 
   protected describe(err: unknown, what: string): Error {

@@ -146,6 +146,36 @@ export function assertSameOrigin(label: string, url: URL, allowed: string): void
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
+/** Where requests get their bearer token; `stale` is one the provider just refused. */
+export interface BearerTokens {
+  get(signal?: AbortSignal, stale?: string): Promise<string>;
+}
+
+/**
+ * Runs `request` with a bearer token. A 401 (`unauthorized` gives its reason, undefined for any
+ * other failure) gets one more try with a new token; a second is refused credentials.
+ */
+export async function withBearer<T>(
+  tokens: BearerTokens,
+  signal: AbortSignal | undefined,
+  request: (token: string) => Promise<T>,
+  unauthorized: (err: unknown) => string | undefined,
+  refused: (reason: string) => Error,
+): Promise<T> {
+  let stale: string | undefined;
+  for (;;) {
+    const token = await tokens.get(signal, stale);
+    try {
+      return await request(token);
+    } catch (err) {
+      const reason = unauthorized(err);
+      if (reason === undefined) throw err;
+      if (stale !== undefined) throw refused(`401 ${reason} after a token refresh`);
+      stale = token;
+    }
+  }
+}
+
 /** The error for credentials the provider refused; `fix` says what the user should do. */
 export function credentialsRefused(
   label: string,
@@ -268,7 +298,7 @@ export class TokenEndpoint {
   }
 }
 
-export function tokensFrom(body: TokenAnswer): OAuthTokens {
+function tokensFrom(body: TokenAnswer): OAuthTokens {
   return {
     accessToken: body.access_token!,
     refreshToken: body.refresh_token,

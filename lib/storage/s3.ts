@@ -29,7 +29,14 @@ import {
   receipt,
   storedDifferentBytes,
 } from './put';
-import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOptions } from './retry';
+import {
+  ProviderError,
+  asRetryable,
+  isTransientNetworkError,
+  parseRetryAfter,
+  retryDelay,
+  type RetryOptions,
+} from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
@@ -172,13 +179,8 @@ function retryStrategy(options: S3StorageOptions['retry'] = {}): S3ClientConfig[
           : isTransientNetworkError(info.error) || info.errorType === 'TRANSIENT';
       // Throwing ends the loop; the SDK then throws the request's own error.
       if (!retryable || count >= attempts) throw info.error;
-      const asked = err instanceof ProviderError ? err.retryAfterMs : undefined;
-      const delay = Math.min(max, asked ?? base * 2 ** (count - 1));
-      const providerErr =
-        err instanceof ProviderError
-          ? err
-          : new ProviderError(String((err as Error)?.message ?? err), { retryable: true });
-      options.onRetry?.(providerErr, delay, count);
+      const delay = retryDelay(err, count, base, max);
+      options.onRetry?.(asRetryable(err), delay, count);
       return token(count, delay);
     },
     recordSuccess: () => undefined,
