@@ -20,7 +20,7 @@ import { startS3, type FakeS3 } from '../fakes/s3';
 import { startSmtp, type FakeSmtp } from '../fakes/smtp';
 import { haveOpenssl, makeTestCertificates } from '../fakes/tls';
 import { startSshd, type SshdServer } from '../support/sshd';
-import { expiredTokens, memoryKeeper } from './storage-helpers';
+import { expiredTokens, memoryKeeper, sftpOptionsOf } from './storage-helpers';
 
 /** "id:status" per step, the way the dialog lists them. */
 const outline = (r: CheckReport) => r.steps.map((s) => `${s.id}:${s.status}`);
@@ -102,16 +102,7 @@ describe('storage check: SFTP against a real sshd', () => {
   const sftp =
     (over: Partial<SftpOptions> = {}) =>
     () =>
-      new SftpStorage({
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostFingerprint: sshd.hostFingerprint,
-        root: sshd.root,
-        connectTimeoutMs: 10_000,
-        ...over,
-      });
+      new SftpStorage(sftpOptionsOf(sshd, over));
 
   it('passes every step and leaves no probe on the server', async () => {
     const report = await testStorage(sftp());

@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import type { OAuthClient, OAuthTokens, TokenKeeper } from '../../lib/oauth/types';
+import type { SftpOptions } from '../../lib/storage/sftp';
+import type { SshdServer } from '../support/sshd';
 
 /** A body delivered in odd-sized pieces, as a download would arrive. */
 export function pieces(data: Buffer, size = 70_001): Readable {
@@ -34,4 +36,18 @@ export function memoryKeeper(
 /** The tokens a keeper starts from when only a refresh token is good. */
 export function expiredTokens(refreshToken: string): OAuthTokens {
   return { accessToken: 'expired', refreshToken, expiresAt: 0 };
+}
+
+/** SFTP settings for the sshd a test started: its host key pinned, its own user and key. */
+export function sftpOptionsOf(sshd: SshdServer, over: Partial<SftpOptions> = {}): SftpOptions {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: sshd.privateKey,
+    hostFingerprint: sshd.hostFingerprint,
+    root: sshd.root,
+    connectTimeoutMs: 10_000,
+    ...over,
+  };
 }

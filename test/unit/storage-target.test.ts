@@ -22,7 +22,7 @@ import { startFakeDrive } from '../fakes/gdrive';
 import { startS3 } from '../fakes/s3';
 import { startSmtp } from '../fakes/smtp';
 import { startSshd } from '../support/sshd';
-import { expiredTokens, memoryKeeper } from './storage-helpers';
+import { expiredTokens, memoryKeeper, sftpOptionsOf } from './storage-helpers';
 
 const body = () => Readable.from([Buffer.from('some bytes\n')]);
 
@@ -65,16 +65,7 @@ describe('target-level or item-level, per storage', () => {
     const sshd = await startSshd();
     const opened: SftpStorage[] = [];
     const make = (over: Partial<ConstructorParameters<typeof SftpStorage>[0]> = {}) => {
-      const s = new SftpStorage({
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostFingerprint: sshd.hostFingerprint,
-        root: sshd.root,
-        connectTimeoutMs: 10_000,
-        ...over,
-      });
+      const s = new SftpStorage(sftpOptionsOf(sshd, over));
       opened.push(s);
       return s;
     };
