@@ -164,8 +164,8 @@ function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): BearerTokens {
 }
 
 /**
- * A service account's access token by the JWT bearer grant, signed here with node:crypto: the
- * library's JWT client always posts to Google's own host, which the endpoint override must replace.
+ * A service account's access token by the JWT bearer grant, the assertion signed with the key from
+ * its JSON and posted to the token URL of the endpoint override when there is one.
  */
 function serviceAccountTokens(keyJson: string, token: TokenEndpoint): BearerTokens {
   let key: { client_email?: string; private_key?: string; token_uri?: string };

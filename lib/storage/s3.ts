@@ -510,8 +510,8 @@ export class S3Storage extends GuardedStorage implements StorageAdapter {
    * Sends the body: one PutObject with its SHA-256 in the metadata when it fits in a part, else a
    * multipart upload whose parts each carry an x-amz-checksum-sha256 S3 verifies. Parts are read
    * (ChunkReader.readInto, which also hashes) into a few buffers used over and over: `queueSize`
-   * in flight and one being filled meanwhile. Fresh part-sized buffers (lib-storage's Upload made
-   * two per part) outlive their request and pile up in V8's old space until a full collection.
+   * in flight and one being filled meanwhile. Fresh part-sized buffers would outlive their request
+   * and pile up in V8's old space until a full collection.
    * Our SHA-256 of each part goes with it, so the SDK does not hash it again. A failed multipart
    * upload is aborted, so no parts are left behind. Errors carry the digests (`digests`) once the
    * body was read to its end.
