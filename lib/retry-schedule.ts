@@ -51,24 +51,6 @@ function parseDelay(entry: string): number | undefined {
   return Math.round(ms);
 }
 
-/** 300000 → "5m", 5400000 → "1h30m": how the status and the alerts name a delay. */
-export function formatDelay(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  let left = Math.round(ms / 1000);
-  let text = '';
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    const n = Math.floor(left / size);
-    if (n) text += `${n}${unit}`;
-    left -= n * size;
-  }
-  return text;
-}
-
 /** What rc-retry does with a failed item that reaches it. */
 export type RetryDecision =
   /** Archived meanwhile (another attempt won): nothing to do. */

@@ -13,6 +13,7 @@ import { ContentBody, DownloadAgents, ResumingContent, type ContentPart } from '
 import { RcApiError, redactSecrets } from './errors';
 import { groupFor, pathOf } from './groups';
 import { loginIdOf, type RcSession, type RcSessionStore } from './session';
+import type { CallLogRecord } from './call-log-types';
 import type { ApiGroup, ContentFetcher, ContentResponse, OpenContentOptions } from './types';
 
 export { RcApiError } from './errors';
@@ -87,76 +88,16 @@ export interface RequestOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Call log types (the parts of CallLogRecord in RingCentral's API description)
+// Call log types: see ./call-log-types
 
-export interface CallLogParty {
-  phoneNumber?: string;
-  extensionNumber?: string;
-  extensionId?: string;
-  name?: string;
-  location?: string;
-  dialerPhoneNumber?: string;
-  device?: { id: string; uri?: string };
-}
-
-export interface CallLogRecording {
-  id: string;
-  uri: string;
-  type: 'Automatic' | 'OnDemand';
-  /** Media host URI; fetch it as given (it may carry ":443"). */
-  contentUri: string;
-}
-
-export interface CallLogExtensionRef {
-  id: number | string;
-  uri?: string;
-}
-
-export interface CallLogRecordBase {
-  extension?: CallLogExtensionRef;
-  telephonySessionId?: string;
-  sipUuidInfo?: string;
-  partyId?: string;
-  transport?: 'PSTN' | 'VoIP';
-  from?: CallLogParty;
-  to?: CallLogParty;
-  type?: 'Voice' | 'Fax';
-  direction?: 'Inbound' | 'Outbound';
-  message?: { id: string; type: string; uri: string };
-  delegate?: { id: string; name?: string };
-  delegationType?: string;
-  action?: string;
-  result?: string;
-  reason?: string;
-  reasonDescription?: string;
-  /** ISO 8601 with zone. */
-  startTime: string;
-  duration?: number;
-  durationMs?: number;
-  recording?: CallLogRecording;
-  shortRecording?: boolean;
-  billing?: { costIncluded?: number; costPurchased?: number };
-  internalType?: string;
-  finished?: boolean;
-  metadataCategories?: string[];
-  transferTarget?: { telephonySessionId?: string };
-  transferee?: { telephonySessionId?: string };
-}
-
-export interface CallLogLeg extends CallLogRecordBase {
-  legType?: string;
-  master?: boolean;
-}
-
-export interface CallLogRecord extends CallLogRecordBase {
-  id: string;
-  uri: string;
-  sessionId: string;
-  deleted?: boolean;
-  /** view=Detailed only: a call can have recordings that only its legs show. */
-  legs?: CallLogLeg[];
-  lastModifiedTime?: string;
-}
+export type {
+  CallLogParty,
+  CallLogRecording,
+  CallLogExtensionRef,
+  CallLogRecordBase,
+  CallLogLeg,
+  CallLogRecord,
+} from './call-log-types';
 
 export interface PageNavigation {
   firstPage?: { uri?: string };

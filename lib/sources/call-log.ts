@@ -1,37 +1,9 @@
 import type { ArchiveItem } from '../items';
 import { oldestTime } from '../backfill';
 import type { LedgerApi } from '../ledger/types';
+import type { CallLogLegLike, CallLogRecordingLike, CallLogRecordLike } from '../ringcentral/call-log-types';
 
-/** The parts of a RingCentral call-log record the archiver reads (CallLogRecord in the API). */
-export interface CallLogParty {
-  phoneNumber?: string;
-  extensionNumber?: string;
-  extensionId?: string;
-  name?: string;
-}
-export interface CallLogRecording {
-  id: string;
-  uri?: string;
-  type?: 'Automatic' | 'OnDemand';
-  contentUri: string;
-}
-export interface CallLogLeg {
-  recording?: CallLogRecording;
-  extension?: { id?: string | number; uri?: string };
-}
-export interface CallLogRecordLike {
-  id: string;
-  uri?: string;
-  sessionId?: string;
-  startTime: string;
-  duration?: number;
-  direction?: 'Inbound' | 'Outbound';
-  from?: CallLogParty;
-  to?: CallLogParty;
-  extension?: { id?: string | number; uri?: string };
-  recording?: CallLogRecording;
-  legs?: CallLogLeg[];
-}
+export type { CallLogRecordLike } from '../ringcentral/call-log-types';
 
 export interface ExtensionInfo {
   name?: string;
@@ -57,7 +29,7 @@ function accountIdOf(record: CallLogRecordLike): string {
   return match && match[1] !== '~' ? match[1] : '~';
 }
 
-function extensionIdOf(record: CallLogRecordLike, leg?: CallLogLeg): string | undefined {
+function extensionIdOf(record: CallLogRecordLike, leg?: CallLogLegLike): string | undefined {
   const id = leg?.extension?.id ?? record.extension?.id;
   return id === undefined ? undefined : String(id);
 }
@@ -86,7 +58,7 @@ export function callLogKey(record: Pick<CallLogRecordLike, 'id'>): string {
 function callFields(
   record: CallLogRecordLike,
   context: ItemContext,
-  leg?: CallLogLeg,
+  leg?: CallLogLegLike,
 ): Pick<
   ArchiveItem,
   | 'accountId'
@@ -139,7 +111,7 @@ export function callLogItem(record: CallLogRecordLike, context: ItemContext): Ar
  * item's record carries `callLogKey`, the key of the call's CallLog item (and of its sidecar).
  */
 export function recordingItems(record: CallLogRecordLike, context: ItemContext): ArchiveItem[] {
-  const found = new Map<string, { recording: CallLogRecording; leg?: CallLogLeg }>();
+  const found = new Map<string, { recording: CallLogRecordingLike; leg?: CallLogLegLike }>();
   if (record.recording?.id && record.recording.contentUri)
     found.set(String(record.recording.id), { recording: record.recording });
   for (const leg of record.legs ?? []) {

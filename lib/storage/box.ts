@@ -1,20 +1,28 @@
-import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { KeeperTokens } from '../oauth/refresh';
-import type { OAuthProvider, OAuthTokens, TokenKeeper } from '../oauth/types';
+import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { randomSuffix, safeRelativePath } from './paths';
 import {
-  ProviderError,
-  isTransientNetworkError,
-  parseRetryAfter,
-  withRetry,
-  type RetryOptions,
-} from './retry';
+  GrantTokens,
+  TokenEndpoint,
+  authorizeUrl,
+  credentialsRefused,
+  endpointBase,
+  networkFailure,
+  retryAfterOf,
+  sendBuffers,
+  signedJwt,
+  withBearer,
+  type BearerTokens,
+  type RawResponse,
+} from './http';
+import { safeRelativePath } from './paths';
+import { conflictError, probeFile, receipt, storedDifferentBytes } from './put';
+import { ProviderError, withRetry, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
@@ -37,8 +45,6 @@ const AUTHORIZE_URL = 'https://account.box.com/api/oauth2/authorize';
 const DEFAULT_THRESHOLD = 20 * 1024 * 1024;
 /** How often a commit that answered 202 (still processing parts) is asked again before withRetry takes over. */
 const COMMIT_POLLS = 10;
-/** A token from a grant (CCG, JWT) is replaced this long before Box says it expires. */
-const TOKEN_EARLY_MS = 60_000;
 
 export type BoxAuth =
   | { kind: 'ccg'; clientId: string; clientSecret: string; enterpriseId?: string; userId?: string }
@@ -63,18 +69,20 @@ interface Hosts {
   baseUrl: string;
   uploadUrl: string;
   oauth2Url: string;
-  tokenUrl: string;
+  token: TokenEndpoint;
   authorizeUrl: string;
 }
 
 function hostsFor(endpoint: string | undefined): Hosts {
-  const base = (endpoint ?? '').trim().replace(/\/+$/, '');
+  const base = endpointBase(endpoint);
+  const token = (url: string) =>
+    new TokenEndpoint(url, { label: LABEL, refused: authError, network: classify });
   if (!base)
     return {
       baseUrl: API_URL,
       uploadUrl: UPLOAD_URL,
       oauth2Url: OAUTH2_URL,
-      tokenUrl: TOKEN_URL,
+      token: token(TOKEN_URL),
       authorizeUrl: AUTHORIZE_URL,
     };
   // Same paths as the real hosts, so one fake server can stand in for all three.
@@ -82,7 +90,7 @@ function hostsFor(endpoint: string | undefined): Hosts {
     baseUrl: base,
     uploadUrl: base + '/api',
     oauth2Url: base + '/api/oauth2',
-    tokenUrl: base + '/oauth2/token',
+    token: token(base + '/oauth2/token'),
     authorizeUrl: base + '/api/oauth2/authorize',
   };
 }
@@ -91,16 +99,7 @@ function hostsFor(endpoint: string | undefined): Hosts {
 // Errors
 
 function authError(reason: string): ProviderError {
-  return new ProviderError(
-    `${LABEL} refused the credentials (${reason}): reconnect the account in its config node`,
-    { auth: true, retryable: false, code: 'auth' },
-  );
-}
-
-function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : headers[key];
+  return credentialsRefused(LABEL, reason);
 }
 
 interface BoxErrorBody {
@@ -116,15 +115,7 @@ function apiError(
   status: number,
   body: BoxErrorBody,
   headers: Record<string, string> | undefined,
-  url: string,
 ): ProviderError {
-  const isToken = /\/oauth2\/token$/.test(url);
-  if (isToken && (status === 400 || status === 401)) {
-    // invalid_grant: refresh token revoked/expired/spent; invalid_client: wrong id or secret.
-    return authError(body.error ?? `HTTP ${status}`);
-  }
-  // The token has already been refreshed once and the request tried again.
-  if (status === 401) return authError(body.code ?? body.error ?? 'unauthorized');
   const code = body.code ?? body.error;
   const message = body.message ?? body.error_description;
   if (status === 409 && code === 'item_name_in_use') {
@@ -136,86 +127,15 @@ function apiError(
   return new ProviderError(`${LABEL}: ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`, {
     status,
     code,
-    retryAfterMs: parseRetryAfter(headerOf(headers, 'retry-after')),
+    retryAfterMs: retryAfterOf(headers),
     // A full account refuses every file until space is freed: an outage, not the item's fault.
     target: status === 507 || code === 'storage_limit_exceeded' || undefined,
   });
 }
 
-/**
- * A ProviderError from what a request threw: a connection that failed or broke is retryable when
- * transient; an abort stays the AbortError. Only Box's status, code and message go into errors,
- * never the request (its Authorization header).
- */
+/** Only Box's status, code and message go into errors, never the request (its Authorization header). */
 function classify(err: unknown): unknown {
-  if (err instanceof ProviderError) return err;
-  const e = err as { name?: string; message?: string; cause?: { message?: string } } | undefined;
-  if (e?.name === 'AbortError') return err;
-  if (isTransientNetworkError(err)) {
-    return new ProviderError(`${LABEL}: ${e?.cause?.message ?? e?.message ?? String(err)}`, {
-      retryable: true,
-    });
-  }
-  if (err instanceof TypeError && e?.message === 'fetch failed') {
-    return new ProviderError(`${LABEL}: ${e.cause?.message ?? e.message}`, { retryable: false });
-  }
-  return err;
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-}
-
-/**
- * One request through node:http(s) with its body sent from the buffers given (none copied),
- * answered with JSON. A failure to connect or a broken connection becomes a ProviderError
- * (retryable when transient); an abort stays the AbortError.
- */
-function sendBuffer(
-  url: string,
-  method: string,
-  body: Buffer | Buffer[],
-  headers: Record<string, string>,
-  agent: http.Agent | undefined,
-  signal: AbortSignal | undefined,
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const request = target.protocol === 'https:' ? https.request : http.request;
-    const fail = (err: Error) => {
-      if (err.name === 'AbortError') return reject(err);
-      reject(new ProviderError(`${LABEL}: ${err.message}`, { retryable: isTransientNetworkError(err) }));
-    };
-    const pieces = Array.isArray(body) ? body : [body];
-    const length = pieces.reduce((n, b) => n + b.length, 0);
-    const req = request(
-      target,
-      { method, headers: { ...headers, 'content-length': String(length) }, agent, signal },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', fail);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          const flat: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers))
-            if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-          resolve({ status: res.statusCode ?? 0, headers: flat, body: parsed });
-        });
-      },
-    );
-    req.on('error', fail);
-    for (const piece of pieces) req.write(piece);
-    req.end();
-  });
+  return networkFailure(LABEL, err);
 }
 
 type Conflict = { id?: string; type?: string; sha1?: string; size?: number };
@@ -241,136 +161,16 @@ function isNameInUse(err: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-/** Where the requests get their bearer token; refresh() replaces one that Box refused. */
-interface BoxTokens {
-  get(signal?: AbortSignal): Promise<string>;
-  refresh(signal?: AbortSignal): Promise<string>;
-}
-
-interface TokenResponse {
-  access_token?: string;
-  refresh_token?: string;
-  expires_in?: number;
-  error?: string;
-  error_description?: string;
-}
-
-/** A form POST to Box's token URL (refresh and code exchange), so that new tokens are ours to save. */
-async function postToken(
-  url: string,
-  form: Record<string, string>,
-  signal?: AbortSignal,
-): Promise<TokenResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams(form).toString(),
-    signal,
-  }).catch((err: unknown) => {
-    throw classify(err);
-  });
-  const text = await res.text();
-  let body: TokenResponse = {};
-  try {
-    body = text ? (JSON.parse(text) as TokenResponse) : {};
-  } catch {
-    body = {};
-  }
-  if (!res.ok) {
-    if (res.status === 400 || res.status === 401) throw authError(body.error ?? `HTTP ${res.status}`);
-    throw new ProviderError(
-      `${LABEL}: token endpoint answered ${res.status}${body.error ? ` ${body.error}` : ''}`,
-      {
-        status: res.status,
-        code: body.error,
-        retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
-      },
-    );
-  }
-  if (!body.access_token) throw new ProviderError(`${LABEL}: the token endpoint sent no access token`);
-  return body;
-}
-
-function tokensFrom(body: TokenResponse): OAuthTokens {
-  return {
-    accessToken: body.access_token!,
-    refreshToken: body.refresh_token,
-    expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
-  };
-}
+/** Where the requests get their bearer token. */
+type BoxTokens = BearerTokens;
 
 /**
  * OAuth tokens from the keeper. Box rotates refresh tokens (each works once), so a new set is
  * handed to keeper.save() before its access token is used.
  */
-class KeeperAuth implements BoxTokens {
-  private readonly tokens: KeeperTokens;
-
-  constructor(keeper: TokenKeeper, tokenUrl: string) {
-    const { clientId, clientSecret } = keeper.client;
-    this.tokens = new KeeperTokens(
-      keeper,
-      (refreshToken, signal) =>
-        withRetry(
-          () =>
-            postToken(
-              tokenUrl,
-              {
-                grant_type: 'refresh_token',
-                refresh_token: refreshToken,
-                client_id: clientId,
-                client_secret: clientSecret ?? '',
-              },
-              signal,
-            ),
-          { attempts: 3, baseDelayMs: 500, signal },
-        ),
-      authError,
-    );
-  }
-
-  get(signal?: AbortSignal): Promise<string> {
-    return this.tokens.get(signal);
-  }
-
-  refresh(signal?: AbortSignal): Promise<string> {
-    return this.tokens.refresh(signal);
-  }
-}
-
-/**
- * A token from a grant that needs no user (Client Credentials, JWT): kept until shortly before it
- * expires, then asked for again. Box gives these apps no refresh token.
- */
-class GrantAuth implements BoxTokens {
-  private token: { value: string; expiresAt: number } | undefined;
-  private asking: Promise<string> | undefined;
-
-  constructor(
-    private readonly tokenUrl: string,
-    /** The grant's form fields, made anew for each request (a JWT assertion is single use). */
-    private readonly form: () => Record<string, string>,
-  ) {}
-
-  async get(signal?: AbortSignal): Promise<string> {
-    if (this.token && this.token.expiresAt - TOKEN_EARLY_MS > Date.now()) return this.token.value;
-    return this.refresh(signal);
-  }
-
-  refresh(signal?: AbortSignal): Promise<string> {
-    this.asking ??= withRetry(() => postToken(this.tokenUrl, this.form(), signal), {
-      attempts: 3,
-      baseDelayMs: 500,
-      signal,
-    })
-      .then((body) => {
-        const expiresIn = body.expires_in ?? 3600;
-        this.token = { value: body.access_token!, expiresAt: Date.now() + expiresIn * 1000 };
-        return body.access_token!;
-      })
-      .finally(() => (this.asking = undefined));
-    return this.asking;
-  }
+function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): BoxTokens {
+  const { clientId, clientSecret } = keeper.client;
+  return token.keeperTokens(keeper, { client_id: clientId, client_secret: clientSecret ?? '' });
 }
 
 /** What the JWT grant needs from the app's config JSON (as downloaded from the developer console). */
@@ -436,38 +236,37 @@ function parseJwtConfig(text: string): JwtAppConfig {
  * it (`kid`), which Box needs to pick the public key as soon as the app has two (as while a key is
  * replaced).
  */
-class KeyIdJwtAuth extends GrantAuth {
-  constructor(config: JwtAppConfig, tokenUrl: string) {
-    super(tokenUrl, () => ({
+function jwtTokens(config: JwtAppConfig, token: TokenEndpoint): BoxTokens {
+  return new GrantTokens(token, () => {
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = signedJwt(
+      { kid: config.keyId },
+      {
+        iss: config.clientId,
+        sub: config.subjectId,
+        box_sub_type: config.subjectType,
+        // Box checks for this audience whichever host the request goes to.
+        aud: 'https://api.box.com/oauth2/token',
+        jti: randomUUID(),
+        iat: now,
+        // Box refuses an assertion living longer than 60 s.
+        exp: now + 30,
+      },
+      config.key,
+    );
+    return {
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      assertion: KeyIdJwtAuth.assertion(config),
+      assertion,
       client_id: config.clientId,
       client_secret: config.clientSecret,
-    }));
-  }
-
-  private static assertion(config: JwtAppConfig): string {
-    const now = Math.floor(Date.now() / 1000);
-    const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const input = `${part({ alg: 'RS256', typ: 'JWT', kid: config.keyId })}.${part({
-      iss: config.clientId,
-      sub: config.subjectId,
-      box_sub_type: config.subjectType,
-      // Box checks for this audience whichever host the request goes to.
-      aud: 'https://api.box.com/oauth2/token',
-      jti: randomUUID(),
-      iat: now,
-      // Box refuses an assertion living longer than 60 s.
-      exp: now + 30,
-    })}`;
-    return `${input}.${sign('sha256', Buffer.from(input), config.key).toString('base64url')}`;
-  }
+    };
+  });
 }
 
 function boxTokens(auth: BoxAuth, hosts: Hosts): BoxTokens {
   switch (auth.kind) {
     case 'ccg':
-      return new GrantAuth(hosts.tokenUrl, () => ({
+      return new GrantTokens(hosts.token, () => ({
         grant_type: 'client_credentials',
         client_id: auth.clientId,
         client_secret: auth.clientSecret,
@@ -476,9 +275,9 @@ function boxTokens(auth: BoxAuth, hosts: Hosts): BoxTokens {
           : { box_subject_type: 'enterprise', box_subject_id: auth.enterpriseId ?? '' }),
       }));
     case 'jwt':
-      return new KeyIdJwtAuth(parseJwtConfig(auth.config), hosts.tokenUrl);
+      return jwtTokens(parseJwtConfig(auth.config), hosts.token);
     case 'oauth':
-      return new KeeperAuth(auth.keeper, hosts.tokenUrl);
+      return keeperTokens(auth.keeper, hosts.token);
   }
 }
 
@@ -506,19 +305,27 @@ class BoxHttp {
     const { signal } = options;
     const body =
       options.json !== undefined ? [Buffer.from(JSON.stringify(options.json))] : (options.body ?? []);
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...options.headers,
-        authorization: `Bearer ${attempt === 1 ? await this.tokens.get(signal) : await this.tokens.refresh(signal)}`,
-      };
-      const res = await sendBuffer(url, method, body, headers, this.agentFor(url), signal);
-      if (res.status === 401 && attempt === 1) continue;
-      if (res.status >= 200 && res.status < 300) return res;
-      throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers, url);
-    }
+    return withBearer(
+      this.tokens,
+      signal,
+      async (token) => {
+        signal?.throwIfAborted();
+        const headers: Record<string, string> = {
+          accept: 'application/json',
+          ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+          authorization: `Bearer ${token}`,
+        };
+        const res = await sendBuffers(LABEL, url, method, body, headers, this.agentFor(url), signal);
+        if (res.status >= 200 && res.status < 300) return res;
+        throw apiError(res.status, (res.body ?? {}) as BoxErrorBody, res.headers);
+      },
+      (err) => {
+        if (!(err instanceof ProviderError) || err.status !== 401) return undefined;
+        return err.code ?? 'unauthorized';
+      },
+      authError,
+    );
   }
 
   /** A JSON answer's body, or an error when a 2xx answer had none. */
@@ -569,17 +376,7 @@ function sha1(buf: Buffer): Buffer {
 }
 
 function mismatchError(path: string, sent: string, stored: string | undefined): ProviderError {
-  return new ProviderError(
-    `${LABEL} stored different bytes than were sent for ${path} (SHA-1 sent ${sent}, stored ${stored ?? 'none'})`,
-    { retryable: false, code: 'hash_mismatch' },
-  );
-}
-
-function conflictError(path: string): ProviderError {
-  return new ProviderError(
-    `a different file is already at ${path}; the path template gives two items the same path`,
-    { retryable: false, code: 'conflict' },
-  );
+  return storedDifferentBytes(LABEL, `${path}: SHA-1 sent ${sent}, stored ${stored ?? 'none'}`);
 }
 
 interface Target {
@@ -762,14 +559,14 @@ export class BoxStorage implements StorageAdapter {
         return found;
       });
       if (!options.leaveNoTrace) {
-        const probe = `.rc-archiver-probe-${randomSuffix()}`;
-        await steps.request('write', () =>
-          this.put(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-        );
+        const probe = probeFile();
+        await steps.request('write', () => this.put(probe.name, probe.body(), probe.options));
         await steps.request('remove', async () => {
-          const file = await this.findChild(id, boxName(probe), 'file');
+          const file = await this.findChild(id, boxName(probe.name), 'file');
           if (!file)
-            throw new ProviderError(`${LABEL}: the probe file ${probe} is not listed in the root folder`);
+            throw new ProviderError(
+              `${LABEL}: the probe file ${probe.name} is not listed in the root folder`,
+            );
           await this.call(
             () => this.http.send('DELETE', `${api}/files/${encodeURIComponent(file.id)}`),
             undefined,
@@ -823,13 +620,7 @@ export class BoxStorage implements StorageAdapter {
   }
 
   private result(t: Target, reader: ChunkReader, sha1hex: string, alreadyPresent: boolean): PutResult {
-    return {
-      path: t.path,
-      bytes: reader.bytes,
-      sha256: reader.sha256,
-      providerHash: sha1hex,
-      alreadyPresent,
-    };
+    return receipt(t.path, reader, sha1hex, alreadyPresent);
   }
 
   /** One request; Box checks the bytes against `content-md5` (which carries the SHA-1). */
@@ -1035,7 +826,7 @@ export class BoxStorage implements StorageAdapter {
               status: 202,
               retryable: true,
             });
-          const ms = parseRetryAfter(headerOf(r.headers, 'retry-after')) ?? 1000;
+          const ms = retryAfterOf(r.headers) ?? 1000;
           await delay(Math.min(ms, maxDelayMs), undefined, { signal });
         }
       }, signal);
@@ -1064,47 +855,25 @@ export const boxOAuth: OAuthProvider = {
   pkce: false,
 
   authorizeUrl({ client, redirectUri, state }) {
-    const url = new URL(hostsFor(client.endpoint).authorizeUrl);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', client.clientId);
-    url.searchParams.set('redirect_uri', redirectUri);
-    url.searchParams.set('state', state);
-    return url.href;
+    return authorizeUrl(hostsFor(client.endpoint).authorizeUrl, { client, redirectUri, state });
   },
 
   async exchangeCode({ client, code, redirectUri, signal }) {
     if (!client.clientSecret) throw new Error(`${LABEL}: the client secret is needed to connect`);
-    const body = await postToken(
-      hostsFor(client.endpoint).tokenUrl,
+    return hostsFor(client.endpoint).token.exchangeCode(
       {
-        grant_type: 'authorization_code',
         code,
         redirect_uri: redirectUri,
         client_id: client.clientId,
         client_secret: client.clientSecret,
       },
       signal,
-    ).catch((err: unknown) => {
-      throw err instanceof ProviderError && err.auth
-        ? new ProviderError(
-            `${LABEL} refused the sign-in (${err.message.replace(/^.*?\(([^)]*)\).*$/, '$1')})`,
-            {
-              auth: true,
-              retryable: false,
-              code: 'auth',
-            },
-          )
-        : err;
-    });
-    return tokensFrom(body);
+    );
   },
 
   async accountName({ client, tokens, signal }) {
     const hosts = hostsFor(client.endpoint);
-    const http = new BoxHttp({
-      get: () => Promise.resolve(tokens.accessToken),
-      refresh: () => Promise.resolve(tokens.accessToken),
-    });
+    const http = new BoxHttp({ get: () => Promise.resolve(tokens.accessToken) });
     try {
       const me = await http.json<{ name?: string; login?: string }>(
         'GET',

@@ -1,13 +1,30 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { Dropbox, type files } from 'dropbox';
-import { KeeperTokens } from '../oauth/refresh';
+import type { KeeperTokens } from '../oauth/refresh';
 import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { HashingStream } from './hash';
-import { randomSuffix, safeRelativePath } from './paths';
+import {
+  TokenEndpoint,
+  authorizeUrl,
+  credentialsRefused,
+  endpointBase,
+  isAbort,
+  retryAfterOf,
+  rewriteToBase,
+  withBearer,
+} from './http';
+import { safeRelativePath } from './paths';
+import {
+  conflictError,
+  describeFailure,
+  GuardedStorage,
+  hashWhole,
+  probeFile,
+  receipt,
+  storedDifferentBytes,
+} from './put';
 import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
@@ -56,20 +73,17 @@ export interface DropboxStorageOptions {
 interface Hosts {
   /** Maps a URL the SDK built to where it should go. */
   rewrite(url: string): string;
-  tokenUrl: string;
+  token: TokenEndpoint;
   authorizeUrl: string;
 }
 
 function hostsFor(endpoint: string | undefined): Hosts {
-  const base = (endpoint ?? '').trim().replace(/\/+$/, '');
-  if (!base) return { rewrite: (u) => u, tokenUrl: TOKEN_URL, authorizeUrl: AUTHORIZE_URL };
+  const base = endpointBase(endpoint);
+  const token = (url: string) => new TokenEndpoint(url, { label: LABEL, refused: authError });
+  if (!base) return { rewrite: (u) => u, token: token(TOKEN_URL), authorizeUrl: AUTHORIZE_URL };
   return {
-    rewrite(url) {
-      for (const host of API_HOSTS) if (url.startsWith(host + '/')) return base + url.slice(host.length);
-      // Anything else would carry the bearer token to a host we were not told about.
-      throw new ProviderError(`${LABEL}: refused a request to an unexpected host`, { retryable: false });
-    },
-    tokenUrl: base + '/oauth2/token',
+    rewrite: (url) => rewriteToBase(LABEL, API_HOSTS, base, url),
+    token: token(base + '/oauth2/token'),
     authorizeUrl: base + '/oauth2/authorize',
   };
 }
@@ -160,13 +174,6 @@ function summaryOf(body: DropboxErrorBody | string | undefined): string {
   return (body.error_summary ?? body.error?.['.tag'] ?? '').replace(/\/*\.*$/, '');
 }
 
-function headerOf(headers: unknown, name: string): string | undefined {
-  if (!headers) return undefined;
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  const v = (headers as Record<string, unknown>)[name.toLowerCase()];
-  return v === undefined || v === null ? undefined : String(v);
-}
-
 /** Dropbox 409s that are rate limits in disguise (a namespace busy with other writes). */
 const RETRYABLE_SUMMARY = /(^|\/)(too_many_write_operations|too_many_requests|internal_error)(\/|$)/;
 
@@ -176,7 +183,7 @@ function dropboxError(status: number, body: DropboxErrorBody | string, headers: 
   let reason = summary;
   if (typeof body !== 'string' && body.error?.reason?.['.tag']) reason = body.error.reason['.tag'];
   const retryAfterMs =
-    parseRetryAfter(headerOf(headers, 'retry-after')) ??
+    retryAfterOf(headers) ??
     (typeof body !== 'string' ? parseRetryAfter(body.error?.retry_after) : undefined);
   const text =
     typeof body === 'string'
@@ -201,81 +208,15 @@ function classify(err: unknown): unknown {
 }
 
 function authError(reason: string): ProviderError {
-  return new ProviderError(
-    `${LABEL} refused the credentials (${reason}): reconnect the account in its config node`,
-    { auth: true, retryable: false, code: 'auth' },
-  );
-}
-
-function conflictError(rel: string): ProviderError {
-  return new ProviderError(
-    `a different file is already at ${rel}; the path template gives two items the same path`,
-    { code: 'conflict', retryable: false },
-  );
-}
-
-function isAbort(err: unknown): boolean {
-  return (err as Error)?.name === 'AbortError';
+  return credentialsRefused(LABEL, reason);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-interface TokenResponse {
-  access_token?: string;
-  refresh_token?: string;
-  expires_in?: number;
-  error?: string;
-  error_description?: string;
-}
-
-async function postToken(
-  url: string,
-  form: Record<string, string>,
-  signal: AbortSignal | undefined,
-): Promise<TokenResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams(form).toString(),
-    signal,
-  });
-  const text = await res.text();
-  let body: TokenResponse = {};
-  try {
-    body = text ? (JSON.parse(text) as TokenResponse) : {};
-  } catch {
-    body = { error: text.slice(0, 100) };
-  }
-  if (!res.ok) {
-    // 400 invalid_grant: revoked or expired refresh token; 400/401 invalid_client: a wrong app key.
-    if (res.status === 400 || res.status === 401) throw authError(body.error ?? `HTTP ${res.status}`);
-    throw new ProviderError(`${LABEL} token endpoint: ${res.status} ${body.error ?? ''}`.trim(), {
-      status: res.status,
-      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
-    });
-  }
-  if (!body.access_token) throw new ProviderError(`${LABEL}: the token endpoint sent no access token`);
-  return body;
-}
-
-/** Tokens from the keeper, refreshed by our own POST so every new set is saved before use. */
-function keeperTokens(keeper: TokenKeeper, tokenUrl: string): KeeperTokens {
-  return new KeeperTokens(
-    keeper,
-    (refreshToken, signal) =>
-      withRetry(
-        () =>
-          postToken(
-            tokenUrl,
-            // A PKCE app: the app key identifies it, there is no secret.
-            { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: keeper.client.clientId },
-            signal,
-          ),
-        { attempts: 3, baseDelayMs: 500, signal },
-      ),
-    authError,
-  );
+/** Tokens from the keeper; a PKCE app: the app key identifies it, there is no secret. */
+function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): KeeperTokens {
+  return token.keeperTokens(keeper, { client_id: keeper.client.clientId });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +245,7 @@ function rootSegments(root: string | undefined): string[] {
 type FileMeta = files.FileMetadata;
 type AnyMeta = files.FileMetadataReference | files.FolderMetadataReference | files.DeletedMetadataReference;
 
-export class DropboxStorage implements StorageAdapter {
+export class DropboxStorage extends GuardedStorage implements StorageAdapter {
   readonly provider = 'dropbox';
   readonly chunkSize: number;
   readonly simpleUploadLimit: number;
@@ -312,13 +253,13 @@ export class DropboxStorage implements StorageAdapter {
   private readonly tokens: KeeperTokens;
   private readonly root: string[];
   private readonly retry: DropboxStorageOptions['retry'];
-  private closed = false;
 
   constructor(options: DropboxStorageOptions) {
+    super();
     if (!options?.keeper) throw new Error(`${LABEL}: no account configured`);
     if (!options.keeper.client?.clientId) throw new Error(`${LABEL}: no app key configured`);
     this.hosts = hostsFor(options.endpoint || options.keeper.client.endpoint);
-    this.tokens = keeperTokens(options.keeper, this.hosts.tokenUrl);
+    this.tokens = keeperTokens(options.keeper, this.hosts.token);
     this.root = rootSegments(options.root);
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize > MAX_REQUEST) {
@@ -329,29 +270,6 @@ export class DropboxStorage implements StorageAdapter {
   }
 
   // -- public API ------------------------------------------------------------------------------
-
-  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    let rel = relPath;
-    try {
-      if (this.closed) throw new Error('the adapter is closed');
-      rel = safeRelativePath(relPath);
-      options.signal?.throwIfAborted();
-      return await this.store(rel, body, options);
-    } catch (err) {
-      if (!body.destroyed) body.destroy();
-      throw this.describe(err, `cannot store ${rel}`);
-    }
-  }
-
-  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    const rel = safeRelativePath(relPath);
-    try {
-      const meta = await this.metadata(this.pathOf(rel), undefined);
-      return meta?.['.tag'] === 'file' ? { bytes: meta.size } : undefined;
-    } catch (err) {
-      throw this.describe(err, `cannot look at ${rel}`);
-    }
-  }
 
   async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
@@ -371,12 +289,10 @@ export class DropboxStorage implements StorageAdapter {
         }
       });
       if (!options.leaveNoTrace) {
-        const probe = `.rc-archiver-probe-${randomSuffix()}`;
-        await steps.request('write', () =>
-          this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-        );
+        const probe = probeFile();
+        await steps.request('write', () => this.store(probe.name, probe.body(), probe.options));
         await steps.request('remove', () =>
-          this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe) }), undefined),
+          this.call((d) => d.filesDeleteV2({ path: this.pathOf(probe.name) }), undefined),
         );
       } else steps.skipped('write', 'leaveNoTrace');
       return steps.report();
@@ -395,7 +311,12 @@ export class DropboxStorage implements StorageAdapter {
     return '/' + [...this.root, ...rel.split('/').map(cleanSegment)].join('/');
   }
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const meta = await this.metadata(this.pathOf(rel), undefined);
+    return meta?.['.tag'] === 'file' ? { bytes: meta.size } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const { signal, expectedBytes } = options;
     const path = this.pathOf(rel);
     const sidecar = options.role === 'sidecar';
@@ -406,7 +327,7 @@ export class DropboxStorage implements StorageAdapter {
       const existing = await this.metadata(path, signal);
       if (existing) {
         if (existing['.tag'] !== 'file') throw conflictError(rel);
-        const ours = await hashAll(body, expectedBytes, signal);
+        const ours = await hashAll(body, options);
         return this.sameOrConflict(rel, existing, ours);
       }
     }
@@ -439,11 +360,9 @@ export class DropboxStorage implements StorageAdapter {
           throw conflictError(rel);
         }
         if (e instanceof ProviderError && /content_hash_mismatch/.test(e.code ?? '')) {
-          throw new ProviderError(
-            `${LABEL} stored different bytes than were sent (it refused the upload: content_hash_mismatch); ` +
-              'nothing was committed',
-            { code: 'hash_mismatch', retryable: false, cause: e },
-          );
+          throw Object.assign(storedDifferentBytes(LABEL, 'it refused the upload: content_hash_mismatch'), {
+            cause: e,
+          });
         }
         throw e;
       }
@@ -455,20 +374,13 @@ export class DropboxStorage implements StorageAdapter {
           (d) => d.filesDeleteV2({ path: stored.id || path, parent_rev: stored.rev }),
           undefined,
         ).catch(() => undefined);
-        throw new ProviderError(
-          `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, content hash ` +
-            `${sent.contentHash}; stored ${stored.size} bytes, content hash ${stored.content_hash ?? '?'}); ` +
-            'the file was removed',
-          { code: 'hash_mismatch', retryable: false },
+        throw storedDifferentBytes(
+          LABEL,
+          `sent ${sent.bytes} bytes, content hash ${sent.contentHash}; stored ${stored.size} bytes, ` +
+            `content hash ${stored.content_hash ?? '?'}); the file was removed`,
         );
       }
-      return {
-        path: rel,
-        bytes: sent.bytes,
-        sha256: sent.sha256,
-        providerHash: stored.content_hash,
-        alreadyPresent: false,
-      };
+      return receipt(rel, sent, stored.content_hash, false);
     } catch (err) {
       reader.destroy();
       throw err;
@@ -481,13 +393,7 @@ export class DropboxStorage implements StorageAdapter {
     ours: { bytes: number; sha256: string; contentHash: string },
   ): PutResult {
     if (existing.size === ours.bytes && existing.content_hash === ours.contentHash) {
-      return {
-        path: rel,
-        bytes: ours.bytes,
-        sha256: ours.sha256,
-        providerHash: existing.content_hash,
-        alreadyPresent: true,
-      };
+      return receipt(rel, ours, existing.content_hash, true);
     }
     throw conflictError(rel);
   }
@@ -631,51 +537,25 @@ export class DropboxStorage implements StorageAdapter {
   private async call<T>(fn: (dbx: Dropbox) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     const fetchFn = sdkFetch(this.hosts, signal);
     return withRetry(
-      async () => {
-        let stale: string | undefined;
-        for (;;) {
-          const token = await this.tokens.get(signal, stale);
+      () =>
+        withBearer(
+          this.tokens,
+          signal,
           // The SDK would refresh by itself only with a refresh token, which it is not given:
           // refreshing is ours, so that every new token reaches keeper.save first.
-          const dbx = new Dropbox({ accessToken: token, fetch: fetchFn });
-          try {
-            return await fn(dbx);
-          } catch (err) {
+          (token) => fn(new Dropbox({ accessToken: token, fetch: fetchFn })),
+          (err) => {
             const raw = rawOf(err);
-            if (raw?.status === 401) {
-              const reason = summaryOf(raw.body) || 'unauthorized';
-              if (stale === undefined) {
-                stale = token;
-                continue;
-              }
-              throw authError(`401 ${reason} after a token refresh`);
-            }
-            throw err;
-          }
-        }
-      },
+            return raw?.status === 401 ? summaryOf(raw.body) || 'unauthorized' : undefined;
+          },
+          authError,
+        ),
       { ...this.retry, signal, classify },
     );
   }
 
-  private describe(err: unknown, what: string): Error {
-    const e = err as Error;
-    if (isAbort(err)) return e;
-    const c = classify(err);
-    if (c instanceof ProviderError) {
-      const message = c.message.startsWith(LABEL)
-        ? `${what}: ${c.message}`
-        : `${LABEL}: ${what}: ${c.message}`;
-      return new ProviderError(message, {
-        status: c.status,
-        code: c.code,
-        retryAfterMs: c.retryAfterMs,
-        retryable: c.retryable,
-        auth: c.auth,
-        cause: c,
-      });
-    }
-    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+  protected describe(err: unknown, what: string): Error {
+    return describeFailure(LABEL, isAbort(err) ? err : classify(err), what);
   }
 }
 
@@ -706,19 +586,11 @@ function correctedOffset(
 /** SHA-256, byte count and Dropbox content hash of a whole stream, memory flat. */
 async function hashAll(
   body: Readable,
-  expectedBytes: number | undefined,
-  signal: AbortSignal | undefined,
+  options: PutOptions,
 ): Promise<{ bytes: number; sha256: string; contentHash: string }> {
-  const hasher = new HashingStream(expectedBytes);
   const content = new DropboxContentHasher();
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      content.update(chunk);
-      cb();
-    },
-  });
-  await pipeline(body, hasher, sink, signal ? { signal } : {});
-  return { bytes: hasher.bytes, sha256: hasher.sha256, contentHash: content.digest() };
+  const whole = await hashWhole(body, options, (chunk) => content.update(chunk));
+  return { ...whole, contentHash: content.digest() };
 }
 
 /** Reads what is left of a ChunkReader into the hashes (after a conflict answer). */
@@ -743,45 +615,21 @@ export const dropboxOAuth: OAuthProvider = {
   // A PKCE app: the browser flow needs no secret, so none is stored.
   pkce: true,
 
-  authorizeUrl({ client, redirectUri, state, codeChallenge }) {
-    const url = new URL(hostsFor(client.endpoint).authorizeUrl);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', client.clientId);
-    url.searchParams.set('redirect_uri', redirectUri);
-    url.searchParams.set('state', state);
-    if (codeChallenge) {
-      url.searchParams.set('code_challenge', codeChallenge);
-      url.searchParams.set('code_challenge_method', 'S256');
-    }
+  authorizeUrl(args) {
     // offline: a refresh token, so the archive keeps working after the 4-hour access token.
-    url.searchParams.set('token_access_type', 'offline');
-    return url.href;
+    return authorizeUrl(hostsFor(args.client.endpoint).authorizeUrl, args, { token_access_type: 'offline' });
   },
 
-  async exchangeCode({ client, code, redirectUri, codeVerifier, signal }) {
-    const body = await postToken(
-      hostsFor(client.endpoint).tokenUrl,
+  exchangeCode({ client, code, redirectUri, codeVerifier, signal }) {
+    return hostsFor(client.endpoint).token.exchangeCode(
       {
-        grant_type: 'authorization_code',
         code,
         client_id: client.clientId,
         redirect_uri: redirectUri,
         ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
       },
       signal,
-    ).catch((err: unknown) => {
-      throw err instanceof ProviderError && err.auth
-        ? new ProviderError(`${LABEL} refused the sign-in (${/\(([^)]*)\)/.exec(err.message)?.[1] ?? ''})`, {
-            auth: true,
-            retryable: false,
-          })
-        : err;
-    });
-    return {
-      accessToken: body.access_token!,
-      refreshToken: body.refresh_token,
-      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
-    };
+    );
   },
 
   async accountName({ client, tokens, signal }) {

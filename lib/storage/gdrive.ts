@@ -1,13 +1,33 @@
-import { createHash, createSign } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { KeeperTokens } from '../oauth/refresh';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { OAuthProvider, TokenKeeper } from '../oauth/types';
 import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { HashingStream } from './hash';
-import { randomSuffix, safeRelativePath } from './paths';
-import { ProviderError, parseRetryAfter, withRetry, type RetryOptions } from './retry';
+import {
+  GrantTokens,
+  TokenEndpoint,
+  assertSameOrigin,
+  authorizeUrl,
+  credentialsRefused,
+  endpointBase,
+  isAbort,
+  parseJson,
+  retryAfterOf,
+  signedJwt,
+  withBearer,
+  type BearerTokens,
+} from './http';
+import { safeRelativePath } from './paths';
+import {
+  conflictError,
+  describeFailure,
+  GuardedStorage,
+  hashWhole,
+  probeFile,
+  receipt,
+  storedDifferentBytes,
+} from './put';
+import { ProviderError, withRetry, type RetryOptions } from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
@@ -51,14 +71,16 @@ export interface DriveStorageOptions {
 
 interface Hosts {
   rootUrl: string;
-  tokenUrl: string;
+  token: TokenEndpoint;
   authorizeUrl: string;
 }
 
 function hostsFor(endpoint: string | undefined): Hosts {
-  const base = (endpoint ?? '').trim().replace(/\/+$/, '');
-  if (!base) return { rootUrl: API_ROOT, tokenUrl: TOKEN_URL, authorizeUrl: AUTHORIZE_URL };
-  return { rootUrl: base + '/', tokenUrl: base + '/token', authorizeUrl: base + '/o/oauth2/v2/auth' };
+  const base = endpointBase(endpoint);
+  const token = (url: string) =>
+    new TokenEndpoint(url, { label: LABEL, refused: authError, failure: googleError, classify });
+  if (!base) return { rootUrl: API_ROOT, token: token(TOKEN_URL), authorizeUrl: AUTHORIZE_URL };
+  return { rootUrl: base + '/', token: token(base + '/token'), authorizeUrl: base + '/o/oauth2/v2/auth' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,14 +100,6 @@ interface GoogleErrorBody {
 
 const RATE_REASONS = new Set(['userRateLimitExceeded', 'rateLimitExceeded']);
 
-function headerOf(headers: unknown, name: string): string | undefined {
-  if (!headers) return undefined;
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  const v =
-    (headers as Record<string, unknown>)[name] ?? (headers as Record<string, unknown>)[name.toLowerCase()];
-  return v === undefined || v === null ? undefined : String(v);
-}
-
 /** A ProviderError from a Google answer (API or token endpoint); never includes request headers. */
 function googleError(status: number | undefined, body: unknown, headers: unknown): ProviderError {
   const b = (body && typeof body === 'object' ? body : {}) as GoogleErrorBody;
@@ -98,7 +112,7 @@ function googleError(status: number | undefined, body: unknown, headers: unknown
     reason = b.error.errors?.[0]?.reason ?? b.error.status;
     message = b.error.message ?? reason;
   }
-  const retryAfterMs = parseRetryAfter(headerOf(headers, 'retry-after'));
+  const retryAfterMs = retryAfterOf(headers);
   const rateLimited = status === 403 && reason !== undefined && RATE_REASONS.has(reason);
   const text = `${status ?? 'no status'}${message ? ` ${message}` : ''}`;
   return new ProviderError(text, {
@@ -123,168 +137,72 @@ function classify(err: unknown): unknown {
     message?: string;
     code?: unknown;
   };
-  if (e?.name === 'AbortError') return err;
+  if (isAbort(err)) return err;
   const status = e?.response?.status ?? (typeof e?.status === 'number' ? e.status : undefined);
   if (status !== undefined) return googleError(status, e.response?.data, e.response?.headers);
   return err;
 }
 
 function authError(reason: string): ProviderError {
-  return new ProviderError(
-    `${LABEL} refused the credentials (${reason}): reconnect the account in its config node`,
-    { auth: true, retryable: false, code: 'auth' },
-  );
+  return credentialsRefused(LABEL, reason);
 }
 
 async function readJson(res: Response): Promise<unknown> {
-  const text = await res.text();
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return { error: { message: text.slice(0, 200) } };
-  }
+  return parseJson(await res.text(), (text) => ({ error: { message: text.slice(0, 200) } }));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-interface TokenResponse {
-  access_token?: string;
-  refresh_token?: string;
-  expires_in?: number;
-}
-
-async function postToken(
-  url: string,
-  form: Record<string, string>,
-  signal: AbortSignal | undefined,
-): Promise<TokenResponse> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams(form).toString(),
-    signal,
-  });
-  const body = (await readJson(res)) as TokenResponse & GoogleErrorBody;
-  if (!res.ok) {
-    const err = googleError(res.status, body, res.headers);
-    if (res.status === 400 || res.status === 401) {
-      // invalid_grant: revoked or expired refresh token; invalid_client: the app's id/secret.
-      throw authError(err.code ?? `HTTP ${res.status}`);
-    }
-    throw err;
-  }
-  if (!body?.access_token) throw new ProviderError(`${LABEL}: the token endpoint sent no access token`);
-  return body;
-}
-
-interface TokenSource {
-  /** A usable access token; `stale` is one the API just refused, so a new one is needed. */
-  get(signal: AbortSignal | undefined, stale?: string): Promise<string>;
-}
-
-const EARLY_MS = 60_000;
-
 /** OAuth tokens from the keeper, refreshed by our own POST so every new set is saved first. */
-function keeperTokens(keeper: TokenKeeper, tokenUrl: string): TokenSource {
+function keeperTokens(keeper: TokenKeeper, token: TokenEndpoint): BearerTokens {
   const { clientId, clientSecret } = keeper.client;
-  return new KeeperTokens(
-    keeper,
-    (refreshToken, signal) =>
-      withRetry(
-        () =>
-          postToken(
-            tokenUrl,
-            {
-              grant_type: 'refresh_token',
-              refresh_token: refreshToken,
-              client_id: clientId,
-              ...(clientSecret ? { client_secret: clientSecret } : {}),
-            },
-            signal,
-          ),
-        { attempts: 3, baseDelayMs: 500, signal, classify },
-      ),
-    authError,
-  );
-}
-
-interface ServiceAccountKey {
-  client_email: string;
-  private_key: string;
-  token_uri?: string;
+  return token.keeperTokens(keeper, {
+    client_id: clientId,
+    ...(clientSecret ? { client_secret: clientSecret } : {}),
+  });
 }
 
 /**
- * A service account's access token by the JWT bearer grant, signed here with node:crypto: the
- * library's JWT client always posts to Google's own host, which the endpoint override must replace.
+ * A service account's access token by the JWT bearer grant, the assertion signed with the key from
+ * its JSON and posted to the token URL of the endpoint override when there is one.
  */
-class ServiceAccountTokens implements TokenSource {
-  private token: { value: string; expiresAt: number } | undefined;
-  private pending: Promise<string> | undefined;
-  private readonly key: ServiceAccountKey;
-
-  constructor(
-    keyJson: string,
-    private readonly tokenUrl: string,
-  ) {
-    let key: Partial<ServiceAccountKey>;
-    try {
-      key = JSON.parse(keyJson) as Partial<ServiceAccountKey>;
-    } catch {
-      throw new Error(`${LABEL}: the service account key is not JSON`);
-    }
-    if (!key?.client_email || !key.private_key) {
-      throw new Error(`${LABEL}: the service account key has no client_email or private_key`);
-    }
-    this.key = key as ServiceAccountKey;
+function serviceAccountTokens(keyJson: string, token: TokenEndpoint): BearerTokens {
+  let key: { client_email?: string; private_key?: string; token_uri?: string };
+  try {
+    key = JSON.parse(keyJson) as typeof key;
+  } catch {
+    throw new Error(`${LABEL}: the service account key is not JSON`);
   }
-
-  get email(): string {
-    return this.key.client_email;
+  if (!key?.client_email || !key.private_key) {
+    throw new Error(`${LABEL}: the service account key has no client_email or private_key`);
   }
-
-  async get(signal: AbortSignal | undefined, stale?: string): Promise<string> {
-    const t = this.token;
-    if (t && t.value !== stale && t.expiresAt - EARLY_MS > Date.now()) return t.value;
-    this.pending ??= this.fetchToken(signal).finally(() => (this.pending = undefined));
-    return this.pending;
-  }
-
-  private async fetchToken(signal: AbortSignal | undefined): Promise<string> {
+  const { client_email: email, private_key: pem, token_uri: audience } = key;
+  let signingKey: KeyObject | undefined;
+  return new GrantTokens(token, () => {
     const now = Math.floor(Date.now() / 1000);
-    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const unsigned = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({
-      iss: this.key.client_email,
-      scope: SA_SCOPE,
-      // The audience is Google's token URL even when the request goes to an override.
-      aud: this.key.token_uri || TOKEN_URL,
-      iat: now,
-      exp: now + 3600,
-    })}`;
-    let signature: string;
+    let assertion: string;
     try {
-      signature = createSign('RSA-SHA256').update(unsigned).sign(this.key.private_key, 'base64url');
+      signingKey ??= createPrivateKey(pem);
+      assertion = signedJwt(
+        {},
+        {
+          iss: email,
+          scope: SA_SCOPE,
+          // The audience is Google's token URL even when the request goes to an override.
+          aud: audience || TOKEN_URL,
+          iat: now,
+          exp: now + 3600,
+        },
+        signingKey,
+      );
     } catch {
       throw new Error(
         `${LABEL}: the service account's private key cannot sign (is it the PEM from the JSON key?)`,
       );
     }
-    const body = await withRetry(
-      () =>
-        postToken(
-          this.tokenUrl,
-          {
-            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-            assertion: `${unsigned}.${signature}`,
-          },
-          signal,
-        ),
-      { attempts: 3, baseDelayMs: 500, signal, classify },
-    );
-    this.token = { value: body.access_token!, expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000 };
-    return this.token.value;
-  }
+    return { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,20 +234,11 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 /** SHA-256 and MD5 of a whole stream, memory flat; for comparing with a file already there. */
 async function hashBoth(
   body: Readable,
-  expectedBytes: number | undefined,
-  signal: AbortSignal | undefined,
+  options: PutOptions,
 ): Promise<{ sha256: string; md5: string; bytes: number }> {
-  const hasher = new HashingStream(expectedBytes);
   const md5 = createHash('md5');
-  const sink = new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      md5.update(chunk);
-      cb();
-    },
-  });
-  sink.resume();
-  await pipeline(body, hasher, sink, signal ? { signal } : {});
-  return { sha256: hasher.sha256, md5: md5.digest('hex'), bytes: hasher.bytes };
+  const whole = await hashWhole(body, options, (chunk) => md5.update(chunk));
+  return { ...whole, md5: md5.digest('hex') };
 }
 
 /** The fields of a Drive file (API v3) that the adapter asks for and reads. */
@@ -346,35 +255,44 @@ interface DriveFile {
   capabilities?: { canAddChildren?: boolean };
 }
 
+/** What a resumable upload session is opened with; `replaceId` names a file whose content it replaces. */
+interface UploadMeta {
+  name: string;
+  parent: string;
+  appProperties: Record<string, string>;
+  contentType: string;
+  replaceId?: string;
+}
+
 /** Query parameters of a Drive API request; undefined ones are left out. */
 type Query = Record<string, string | number | boolean | undefined>;
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
-export class DriveStorage implements StorageAdapter {
+export class DriveStorage extends GuardedStorage implements StorageAdapter {
   readonly provider = 'gdrive';
   readonly chunkSize: number;
   private readonly hosts: Hosts;
-  private readonly tokens: TokenSource;
+  private readonly tokens: BearerTokens;
   private readonly driveId: string | undefined;
   private readonly rootFolderId: string | undefined;
   private readonly rootSegments: string[];
   private readonly retry: DriveStorageOptions['retry'];
   /** Folder ids by path ('' is the root), as promises so concurrent puts create a folder once. */
   private readonly folders = new Map<string, Promise<string>>();
-  private closed = false;
 
   constructor(options: DriveStorageOptions) {
+    super();
     if (!options?.auth) throw new Error(`${LABEL}: no credentials configured`);
     const endpoint =
       options.endpoint || (options.auth.kind === 'oauth' ? options.auth.keeper.client.endpoint : undefined);
     this.hosts = hostsFor(endpoint);
     if (options.auth.kind === 'oauth') {
       if (!options.auth.keeper?.client?.clientId) throw new Error(`${LABEL}: no OAuth client id configured`);
-      this.tokens = keeperTokens(options.auth.keeper, this.hosts.tokenUrl);
+      this.tokens = keeperTokens(options.auth.keeper, this.hosts.token);
     } else {
-      this.tokens = new ServiceAccountTokens(options.auth.key, this.hosts.tokenUrl);
+      this.tokens = serviceAccountTokens(options.auth.key, this.hosts.token);
     }
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize <= 0 || this.chunkSize % QUANTUM !== 0) {
@@ -390,32 +308,6 @@ export class DriveStorage implements StorageAdapter {
   }
 
   // -- public API ------------------------------------------------------------------------------
-
-  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    let rel = relPath;
-    try {
-      if (this.closed) throw new Error('the adapter is closed');
-      rel = safeRelativePath(relPath);
-      options.signal?.throwIfAborted();
-      return await this.store(rel, body, options);
-    } catch (err) {
-      if (!body.destroyed) body.destroy();
-      throw this.describe(err, `cannot store ${rel}`);
-    }
-  }
-
-  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    const rel = safeRelativePath(relPath);
-    try {
-      const segs = rel.split('/');
-      const parent = await this.folderFor(segs.slice(0, -1), false, undefined);
-      if (!parent) return undefined;
-      const [file] = await this.findTagged(parent, sha256Hex(rel), undefined);
-      return file ? { bytes: Number(file.size ?? 0) } : undefined;
-    } catch (err) {
-      throw this.describe(err, `cannot look at ${rel}`);
-    }
-  }
 
   async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
@@ -438,13 +330,12 @@ export class DriveStorage implements StorageAdapter {
         return id;
       });
       if (!options.leaveNoTrace) {
-        const probe = `.rc-archiver-probe-${randomSuffix()}`;
-        await steps.request('write', () =>
-          this.store(probe, Readable.from([Buffer.from('probe')]), { expectedBytes: 5, role: 'sidecar' }),
-        );
+        const probe = probeFile();
+        await steps.request('write', () => this.store(probe.name, probe.body(), probe.options));
         await steps.request('remove', async () => {
-          const files = await this.findTagged(root, sha256Hex(probe), undefined);
-          if (files.length === 0) throw new Error(`the probe file ${probe} is not listed in the root folder`);
+          const files = await this.findTagged(root, sha256Hex(probe.name), undefined);
+          if (files.length === 0)
+            throw new Error(`the probe file ${probe.name} is not listed in the root folder`);
           for (const file of files) {
             await this.call(
               'DELETE',
@@ -468,8 +359,16 @@ export class DriveStorage implements StorageAdapter {
 
   // -- storing ---------------------------------------------------------------------------------
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
-    const { signal, expectedBytes } = options;
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const segs = rel.split('/');
+    const parent = await this.folderFor(segs.slice(0, -1), false, undefined);
+    if (!parent) return undefined;
+    const [file] = await this.findTagged(parent, sha256Hex(rel), undefined);
+    return file ? { bytes: Number(file.size ?? 0) } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+    const { signal } = options;
     const segs = rel.split('/');
     const name = segs[segs.length - 1];
     const parent = (await this.folderFor(segs.slice(0, -1), true, signal))!;
@@ -477,25 +376,14 @@ export class DriveStorage implements StorageAdapter {
     const existing = await this.findTagged(parent, pathTag, signal);
 
     if (existing.length > 0 && options.role !== 'sidecar') {
-      const ours = await hashBoth(body, expectedBytes, signal);
+      const ours = await hashBoth(body, options);
       const same = existing.find(
         (f) =>
           Number(f.size) === ours.bytes &&
           (f.sha256Checksum ? f.sha256Checksum === ours.sha256 : f.md5Checksum === ours.md5),
       );
-      if (same) {
-        return {
-          path: rel,
-          bytes: ours.bytes,
-          sha256: ours.sha256,
-          providerHash: same.sha256Checksum ?? same.md5Checksum ?? undefined,
-          alreadyPresent: true,
-        };
-      }
-      throw new ProviderError(
-        `a different file is already at ${rel}; the path template gives two items the same path`,
-        { code: 'conflict', retryable: false },
-      );
+      if (same) return receipt(rel, ours, same.sha256Checksum ?? same.md5Checksum ?? undefined, true);
+      throw conflictError(rel);
     }
 
     const appProperties: Record<string, string> = { [PATH_TAG]: pathTag };
@@ -529,20 +417,13 @@ export class DriveStorage implements StorageAdapter {
         { supportsAllDrives: true },
         undefined,
       ).catch(() => undefined);
-      throw new ProviderError(
-        `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
-          `stored ${stored.size ?? '?'} bytes, SHA-256 ${stored.sha256Checksum ?? '?'}, MD5 ${stored.md5Checksum ?? '?'}); ` +
-          'the file was removed',
-        { code: 'hash_mismatch', retryable: false },
+      throw storedDifferentBytes(
+        LABEL,
+        `sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; stored ${stored.size ?? '?'} bytes, ` +
+          `SHA-256 ${stored.sha256Checksum ?? '?'}, MD5 ${stored.md5Checksum ?? '?'}); the file was removed`,
       );
     }
-    return {
-      path: rel,
-      bytes: sent.bytes,
-      sha256: sent.sha256,
-      providerHash: stored.sha256Checksum ?? stored.md5Checksum ?? undefined,
-      alreadyPresent: false,
-    };
+    return receipt(rel, sent, stored.sha256Checksum ?? stored.md5Checksum ?? undefined, false);
   }
 
   /**
@@ -552,13 +433,7 @@ export class DriveStorage implements StorageAdapter {
    */
   private async upload(
     body: Readable,
-    meta: {
-      name: string;
-      parent: string;
-      appProperties: Record<string, string>;
-      contentType: string;
-      replaceId?: string;
-    },
+    meta: UploadMeta,
     options: PutOptions,
   ): Promise<{ id: string; bytes: number; sha256: string; md5: string }> {
     const { signal, expectedBytes } = options;
@@ -593,13 +468,7 @@ export class DriveStorage implements StorageAdapter {
   }
 
   private async startSession(
-    meta: {
-      name: string;
-      parent: string;
-      appProperties: Record<string, string>;
-      contentType: string;
-      replaceId?: string;
-    },
+    meta: UploadMeta,
     total: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<string> {
@@ -825,53 +694,30 @@ export class DriveStorage implements StorageAdapter {
   ): Promise<Response> {
     const target = new URL(url);
     // The token only goes to the host the API itself is on, whatever Location said.
-    if (target.origin !== new URL(this.hosts.rootUrl).origin) {
-      throw new ProviderError(`${LABEL}: refused an upload URL on another host (${target.origin})`, {
-        retryable: false,
-      });
-    }
-    let stale: string | undefined;
-    for (;;) {
-      const token = await this.tokens.get(signal, stale);
-      const res = await fetch(target, {
-        method,
-        headers: { ...headers, authorization: `Bearer ${token}` },
-        // A Buffer is a valid body for Node's fetch; the DOM typings only miss it. GET has none.
-        body: method === 'GET' ? undefined : ((body ?? '') as unknown as string),
-        signal,
-        redirect: 'manual',
-      });
-      if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) return res;
-      const data = await readJson(res);
-      const err = googleError(res.status, data, res.headers);
-      if (res.status === 401) {
-        if (stale === undefined) {
-          stale = token;
-          continue;
-        }
-        throw authError(`401 ${err.code ?? 'unauthorized'} after a token refresh`);
-      }
-      throw err;
-    }
+    assertSameOrigin(LABEL, target, this.hosts.rootUrl);
+    return withBearer(
+      this.tokens,
+      signal,
+      async (token) => {
+        const res = await fetch(target, {
+          method,
+          headers: { ...headers, authorization: `Bearer ${token}` },
+          // A Buffer is a valid body for Node's fetch; the DOM typings only miss it. GET has none.
+          body: method === 'GET' ? undefined : ((body ?? '') as unknown as string),
+          signal,
+          redirect: 'manual',
+        });
+        if ((res.status >= 200 && res.status < 300) || okStatuses.includes(res.status)) return res;
+        throw googleError(res.status, await readJson(res), res.headers);
+      },
+      (err) =>
+        err instanceof ProviderError && err.status === 401 ? (err.code ?? 'unauthorized') : undefined,
+      authError,
+    );
   }
 
-  private describe(err: unknown, what: string): Error {
-    const e = err as Error;
-    if (e?.name === 'AbortError' || (err instanceof DOMException && err.name === 'AbortError')) return e;
-    if (err instanceof ProviderError) {
-      const message = err.message.startsWith(LABEL)
-        ? `${what}: ${err.message}`
-        : `${LABEL}: ${what}: ${err.message}`;
-      return new ProviderError(message, {
-        status: err.status,
-        code: err.code,
-        retryAfterMs: err.retryAfterMs,
-        retryable: err.retryable,
-        auth: err.auth,
-        cause: err,
-      });
-    }
-    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+  protected describe(err: unknown, what: string): Error {
+    return describeFailure(LABEL, err, what);
   }
 }
 
@@ -897,29 +743,19 @@ export const driveOAuth: OAuthProvider = {
   // Google web apps take PKCE as well as the client secret.
   pkce: true,
 
-  authorizeUrl({ client, redirectUri, state, codeChallenge }) {
-    const url = new URL(hostsFor(client.endpoint).authorizeUrl);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', client.clientId);
-    url.searchParams.set('redirect_uri', redirectUri);
-    url.searchParams.set('state', state);
-    url.searchParams.set('scope', SCOPE);
-    // offline + consent: Google sends a refresh token on every connect, not only the first.
-    url.searchParams.set('access_type', 'offline');
-    url.searchParams.set('prompt', 'consent');
-    url.searchParams.set('include_granted_scopes', 'true');
-    if (codeChallenge) {
-      url.searchParams.set('code_challenge', codeChallenge);
-      url.searchParams.set('code_challenge_method', 'S256');
-    }
-    return url.href;
+  authorizeUrl(args) {
+    return authorizeUrl(hostsFor(args.client.endpoint).authorizeUrl, args, {
+      scope: SCOPE,
+      // offline + consent: Google sends a refresh token on every connect, not only the first.
+      access_type: 'offline',
+      prompt: 'consent',
+      include_granted_scopes: 'true',
+    });
   },
 
-  async exchangeCode({ client, code, redirectUri, codeVerifier, signal }) {
-    const body = await postToken(
-      hostsFor(client.endpoint).tokenUrl,
+  exchangeCode({ client, code, redirectUri, codeVerifier, signal }) {
+    return hostsFor(client.endpoint).token.exchangeCode(
       {
-        grant_type: 'authorization_code',
         code,
         redirect_uri: redirectUri,
         client_id: client.clientId,
@@ -927,22 +763,7 @@ export const driveOAuth: OAuthProvider = {
         ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
       },
       signal,
-    ).catch((err: unknown) => {
-      throw err instanceof ProviderError && err.auth
-        ? new ProviderError(
-            `${LABEL} refused the sign-in (${err.message.replace(/^.*\(([^)]*)\).*$/, '$1')})`,
-            {
-              auth: true,
-              retryable: false,
-            },
-          )
-        : err;
-    });
-    return {
-      accessToken: body.access_token!,
-      refreshToken: body.refresh_token,
-      expiresAt: body.expires_in ? Date.now() + body.expires_in * 1000 : undefined,
-    };
+    );
   },
 
   async accountName({ client, tokens, signal }) {

@@ -111,16 +111,27 @@ export async function withRetry<T>(
         (err instanceof ProviderError && err.retryable) ||
         (!(err instanceof ProviderError) && isTransientNetworkError(err));
       if (!retryable || attempt >= attempts || options.signal?.aborted) throw err;
-      const asked = err instanceof ProviderError ? err.retryAfterMs : undefined;
-      const delay = Math.min(max, asked ?? base * 2 ** (attempt - 1));
-      const providerErr =
-        err instanceof ProviderError
-          ? err
-          : new ProviderError(String((err as Error)?.message ?? err), { retryable: true, cause: err });
-      options.onRetry?.(providerErr, delay, attempt);
+      const delay = retryDelay(err, attempt, base, max);
+      options.onRetry?.(asRetryable(err), delay, attempt);
       await sleep(delay, options.signal);
     }
   }
+}
+
+/**
+ * The pause after failed try `attempt`: the provider's Retry-After when it gave one, else `base`
+ * doubled with each try; never longer than `max`.
+ */
+export function retryDelay(err: unknown, attempt: number, base: number, max: number): number {
+  const asked = err instanceof ProviderError ? err.retryAfterMs : undefined;
+  return Math.min(max, asked ?? base * 2 ** (attempt - 1));
+}
+
+/** A retryable failure as the ProviderError that onRetry is given. */
+export function asRetryable(err: unknown): ProviderError {
+  return err instanceof ProviderError
+    ? err
+    : new ProviderError(String((err as Error)?.message ?? err), { retryable: true, cause: err });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

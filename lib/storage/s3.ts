@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -19,9 +18,25 @@ import {
 } from '@aws-sdk/client-s3';
 import { CheckSteps, type CheckReport } from './check';
 import { ChunkReader } from './chunks';
-import { HashingStream } from './hash';
-import { randomSuffix, safeRelativePath } from './paths';
-import { ProviderError, isTransientNetworkError, parseRetryAfter, type RetryOptions } from './retry';
+import { credentialsRefused, isAbort } from './http';
+import { safeRelativePath } from './paths';
+import {
+  conflictError,
+  describeFailure,
+  GuardedStorage,
+  hashWhole,
+  probeFile,
+  receipt,
+  storedDifferentBytes,
+} from './put';
+import {
+  ProviderError,
+  asRetryable,
+  isTransientNetworkError,
+  parseRetryAfter,
+  retryDelay,
+  type RetryOptions,
+} from './retry';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
 
 /**
@@ -96,15 +111,8 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function authError(reason: string): ProviderError {
-  return new ProviderError(
-    `${LABEL} refused the credentials (${reason}): check the access key, secret and permissions in the bucket's config node`,
-    { auth: true, retryable: false, code: 'auth', status: 403 },
-  );
-}
-
-function isAbort(err: unknown): boolean {
-  const name = (err as Error)?.name;
-  return name === 'AbortError';
+  const fix = "check the access key, secret and permissions in the bucket's config node";
+  return credentialsRefused(LABEL, reason, fix, 403);
 }
 
 /**
@@ -171,13 +179,8 @@ function retryStrategy(options: S3StorageOptions['retry'] = {}): S3ClientConfig[
           : isTransientNetworkError(info.error) || info.errorType === 'TRANSIENT';
       // Throwing ends the loop; the SDK then throws the request's own error.
       if (!retryable || count >= attempts) throw info.error;
-      const asked = err instanceof ProviderError ? err.retryAfterMs : undefined;
-      const delay = Math.min(max, asked ?? base * 2 ** (count - 1));
-      const providerErr =
-        err instanceof ProviderError
-          ? err
-          : new ProviderError(String((err as Error)?.message ?? err), { retryable: true });
-      options.onRetry?.(providerErr, delay, count);
+      const delay = retryDelay(err, count, base, max);
+      options.onRetry?.(asRetryable(err), delay, count);
       return token(count, delay);
     },
     recordSuccess: () => undefined,
@@ -252,22 +255,10 @@ class PartDigests {
 }
 
 /** Hashes a whole body without sending it (to compare with an object already there). */
-async function digestBody(
-  body: Readable,
-  partSize: number,
-  expectedBytes: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Digests> {
-  const hasher = new HashingStream(expectedBytes);
+async function digestBody(body: Readable, partSize: number, options: PutOptions): Promise<Digests> {
   const parts = new PartDigests(partSize);
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      parts.update(chunk);
-      cb();
-    },
-  });
-  await pipeline(body, hasher, sink, signal ? { signal } : {});
-  return parts.finish(hasher.bytes, hasher.sha256);
+  const whole = await hashWhole(body, options, (chunk) => parts.update(chunk));
+  return parts.finish(whole.bytes, whole.sha256);
 }
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
@@ -319,7 +310,7 @@ function compare(head: HeadObjectCommandOutput, d: Digests): Verdict {
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
-export class S3Storage implements StorageAdapter {
+export class S3Storage extends GuardedStorage implements StorageAdapter {
   readonly provider = 's3';
   readonly bucket: string;
   readonly prefix: string;
@@ -329,9 +320,9 @@ export class S3Storage implements StorageAdapter {
   private readonly objectLock: S3StorageOptions['objectLock'];
   private readonly legalHold: boolean;
   private readonly storageClass: StorageClass | undefined;
-  private closed = false;
 
   constructor(options: S3StorageOptions) {
+    super();
     if (!options?.bucket?.trim()) throw new Error(`${LABEL}: no bucket configured`);
     if (!options.accessKeyId || !options.secretAccessKey) {
       throw new Error(`${LABEL}: no access key id or secret access key configured`);
@@ -377,29 +368,6 @@ export class S3Storage implements StorageAdapter {
 
   // -- public API ------------------------------------------------------------------------------
 
-  async put(relPath: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
-    let rel = relPath;
-    try {
-      if (this.closed) throw new Error('the adapter is closed');
-      rel = safeRelativePath(relPath);
-      options.signal?.throwIfAborted();
-      return await this.store(rel, body, options);
-    } catch (err) {
-      if (!body.destroyed) body.destroy();
-      throw this.describe(err, `cannot store ${rel}`);
-    }
-  }
-
-  async stat(relPath: string): Promise<{ bytes: number } | undefined> {
-    const rel = safeRelativePath(relPath);
-    try {
-      const head = await this.head(this.keyFor(rel), undefined);
-      return head ? { bytes: head.ContentLength ?? 0 } : undefined;
-    } catch (err) {
-      throw this.describe(err, `cannot look at ${rel}`);
-    }
-  }
-
   /** HeadBucket, then a tiny object written and deleted under the prefix. */
   async check(options: CheckOptions = {}): Promise<CheckReport> {
     const steps = new CheckSteps(this.provider);
@@ -436,7 +404,7 @@ export class S3Storage implements StorageAdapter {
       if (!options.leaveNoTrace) {
         // No Object Lock headers: the probe must be deletable. (A bucket with default retention
         // keeps a locked version of it behind the delete marker; it is a few bytes.)
-        const key = `${this.prefix}.rc-archiver-probe-${randomSuffix()}`;
+        const key = this.prefix + probeFile().name;
         await steps.run('write', () =>
           this.client.send(
             new PutObjectCommand({
@@ -479,9 +447,14 @@ export class S3Storage implements StorageAdapter {
     return !!this.objectLock || this.legalHold;
   }
 
-  private async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
+  protected async look(rel: string): Promise<{ bytes: number } | undefined> {
+    const head = await this.head(this.keyFor(rel), undefined);
+    return head ? { bytes: head.ContentLength ?? 0 } : undefined;
+  }
+
+  protected async store(rel: string, body: Readable, options: PutOptions): Promise<PutResult> {
     const key = this.keyFor(rel);
-    const { signal, expectedBytes } = options;
+    const { signal } = options;
     const sidecar = options.role === 'sidecar';
 
     // A sidecar describes its file and is rewritten when the record changes. Under Object Lock or
@@ -495,7 +468,7 @@ export class S3Storage implements StorageAdapter {
 
     const existing = await this.head(key, signal);
     if (existing) {
-      const ours = await digestBody(body, storedPartSize(existing) ?? this.partSize, expectedBytes, signal);
+      const ours = await digestBody(body, storedPartSize(existing) ?? this.partSize, options);
       return this.settle(rel, existing, ours, sidecar);
     }
     let sent: Digests;
@@ -518,13 +491,9 @@ export class S3Storage implements StorageAdapter {
     const verdict = compare(head, ours);
     if (verdict === 'same' || sidecar) {
       const storedSha = head.Metadata?.[META_SHA256];
-      return {
-        path: rel,
-        bytes: verdict === 'same' ? ours.bytes : (head.ContentLength ?? 0),
-        sha256: verdict === 'same' ? ours.sha256 : (storedSha ?? ours.sha256),
-        providerHash: head.ChecksumSHA256 ?? head.ETag?.replace(/"/g, ''),
-        alreadyPresent: true,
-      };
+      const kept =
+        verdict === 'same' ? ours : { bytes: head.ContentLength ?? 0, sha256: storedSha ?? ours.sha256 };
+      return receipt(rel, kept, head.ChecksumSHA256 ?? head.ETag?.replace(/"/g, ''), true);
     }
     if (verdict === 'unknown') {
       // Written elsewhere (or with another part size) and nothing comparable in its HEAD.
@@ -534,18 +503,15 @@ export class S3Storage implements StorageAdapter {
         { code: 'conflict', retryable: false },
       );
     }
-    throw new ProviderError(
-      `a different file is already at ${rel}; the path template gives two items the same path`,
-      { code: 'conflict', retryable: false },
-    );
+    throw conflictError(rel);
   }
 
   /**
    * Sends the body: one PutObject with its SHA-256 in the metadata when it fits in a part, else a
    * multipart upload whose parts each carry an x-amz-checksum-sha256 S3 verifies. Parts are read
    * (ChunkReader.readInto, which also hashes) into a few buffers used over and over: `queueSize`
-   * in flight and one being filled meanwhile. Fresh part-sized buffers (lib-storage's Upload made
-   * two per part) outlive their request and pile up in V8's old space until a full collection.
+   * in flight and one being filled meanwhile. Fresh part-sized buffers would outlive their request
+   * and pile up in V8's old space until a full collection.
    * Our SHA-256 of each part goes with it, so the SDK does not hash it again. A failed multipart
    * upload is aborted, so no parts are left behind. Errors carry the digests (`digests`) once the
    * body was read to its end.
@@ -709,20 +675,14 @@ export class S3Storage implements StorageAdapter {
       await this.client
         .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }))
         .catch(() => undefined);
-      throw new ProviderError(
-        `${LABEL} stored different bytes than were sent (sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
+      throw storedDifferentBytes(
+        LABEL,
+        `sent ${sent.bytes} bytes, SHA-256 ${sent.sha256}; ` +
           `stored ${head?.ContentLength ?? 'nothing'}${head ? ' bytes' : ''}, ETag ${head?.ETag ?? '?'}, ` +
           `SHA-256 checksum ${head?.ChecksumSHA256 ?? '?'}); the object was removed`,
-        { code: 'hash_mismatch', retryable: false },
       );
     }
-    return {
-      path: rel,
-      bytes: sent.bytes,
-      sha256: sent.sha256,
-      providerHash: head?.ChecksumSHA256 ?? head?.ETag?.replace(/"/g, ''),
-      alreadyPresent: false,
-    };
+    return receipt(rel, sent, head?.ChecksumSHA256 ?? head?.ETag?.replace(/"/g, ''), false);
   }
 
   private async head(
@@ -741,24 +701,8 @@ export class S3Storage implements StorageAdapter {
     }
   }
 
-  private describe(err: unknown, what: string): Error {
-    const mapped = classify(err);
-    const e = mapped as Error;
-    if (isAbort(mapped)) return e;
-    if (mapped instanceof ProviderError) {
-      const message = mapped.message.startsWith(LABEL)
-        ? `${what}: ${mapped.message}`
-        : `${LABEL}: ${what}: ${mapped.message}`;
-      return new ProviderError(message, {
-        status: mapped.status,
-        code: mapped.code,
-        retryAfterMs: mapped.retryAfterMs,
-        retryable: mapped.retryable,
-        auth: mapped.auth,
-        cause: mapped.auth ? undefined : mapped,
-      });
-    }
-    return new Error(`${LABEL}: ${what}: ${e?.message ?? String(err)}`, { cause: err });
+  protected describe(err: unknown, what: string): Error {
+    return describeFailure(LABEL, classify(err), what);
   }
 }
 

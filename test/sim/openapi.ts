@@ -18,13 +18,13 @@ export interface OpenApiDoc {
 
 let cached: OpenApiDoc | undefined;
 
-/** $RC_OPENAPI_YML, else the gzipped copy beside this file, else the shared reference folder. */
+/** $RC_OPENAPI_YML, else the gzipped copy beside this file, else the shared reference folder beside the repository. */
 export function loadOpenApi(): OpenApiDoc {
   if (cached) return cached;
   const candidates = [
     process.env.RC_OPENAPI_YML,
     join(__dirname, 'spec', 'rc-public-openapi.yml.gz'),
-    '/work/shared/ringcentral/rc-public-openapi.yml',
+    join(__dirname, '..', '..', '..', 'shared', 'ringcentral', 'rc-public-openapi.yml'),
   ];
   const path = candidates.find((p): p is string => !!p && existsSync(p));
   if (!path) throw new Error('rc-public-openapi.yml not found (set RC_OPENAPI_YML)');

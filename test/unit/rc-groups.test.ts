@@ -6,7 +6,8 @@ import { groupFor, lookupGroup, pathOf } from '../../lib/ringcentral/groups';
 
 const TSV_CANDIDATES = [
   join(__dirname, '../sim/spec/rc-operations-throttling.tsv'),
-  '/work/shared/ringcentral/rc-operations-throttling.tsv',
+  // The project's shared reference folder, beside the repository.
+  join(__dirname, '../../../shared/ringcentral/rc-operations-throttling.tsv'),
 ];
 
 describe('groupFor', () => {

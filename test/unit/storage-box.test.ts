@@ -7,6 +7,7 @@ import type { OAuthTokens, TokenKeeper } from '../../lib/oauth/types';
 import { BoxStorage, boxName, boxOAuth, type BoxStorageOptions } from '../../lib/storage/box';
 import { ProviderError } from '../../lib/storage/retry';
 import { startFakeBox, type FakeBox } from '../fakes/box';
+import { expiredTokens, memoryKeeper, pieces } from './storage-helpers';
 
 const PART = 256 * 1024;
 const THRESHOLD = 512 * 1024;
@@ -27,13 +28,6 @@ function keyPair(): { privateKey: string; publicKey: string; passphrase: string 
   return { privateKey, publicKey, passphrase };
 }
 
-/** A body delivered in odd-sized pieces, as a download would arrive. */
-function pieces(data: Buffer, size = 70_001): Readable {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return Readable.from(out.length ? out : [Buffer.alloc(0)]);
-}
-
 describe('BoxStorage against a fake Box', () => {
   let fake: FakeBox;
   let n = 0;
@@ -48,24 +42,13 @@ describe('BoxStorage against a fake Box', () => {
   });
 
   function keeper(tokens?: OAuthTokens): TokenKeeper & { saved: OAuthTokens[]; savedAtRequest: number[] } {
-    let current: OAuthTokens | undefined = tokens ?? {
-      accessToken: 'expired',
-      refreshToken: fake.issueRefreshToken(),
-      expiresAt: 0,
-    };
-    const saved: OAuthTokens[] = [];
     const savedAtRequest: number[] = [];
-    return {
-      client: { clientId: fake.clientId, clientSecret: fake.clientSecret, endpoint: fake.url },
-      current: () => current,
-      save: (t) => {
-        saved.push(t);
-        savedAtRequest.push(fake.requests.length);
-        current = t;
-      },
-      saved,
-      savedAtRequest,
-    };
+    const k = memoryKeeper(
+      { clientId: fake.clientId, clientSecret: fake.clientSecret, endpoint: fake.url },
+      tokens ?? expiredTokens(fake.issueRefreshToken()),
+      () => savedAtRequest.push(fake.requests.length),
+    );
+    return Object.assign(k, { savedAtRequest });
   }
 
   function storage(

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { OAuthTokens, TokenKeeper } from '../../lib/oauth/types';
+import type { TokenKeeper } from '../../lib/oauth/types';
 import { BoxStorage } from '../../lib/storage/box';
 import { testStorage, type CheckReport } from '../../lib/storage/check';
 import { DropboxStorage } from '../../lib/storage/dropbox';
@@ -20,6 +20,7 @@ import { startS3, type FakeS3 } from '../fakes/s3';
 import { startSmtp, type FakeSmtp } from '../fakes/smtp';
 import { haveOpenssl, makeTestCertificates } from '../fakes/tls';
 import { startSshd, type SshdServer } from '../support/sshd';
+import { expiredTokens, memoryKeeper, sftpOptionsOf } from './storage-helpers';
 
 /** "id:status" per step, the way the dialog lists them. */
 const outline = (r: CheckReport) => r.steps.map((s) => `${s.id}:${s.status}`);
@@ -38,16 +39,10 @@ function keeperFor(fake: {
   clientSecret?: string;
   url: string;
 }): TokenKeeper {
-  let current: OAuthTokens | undefined = {
-    accessToken: 'expired',
-    refreshToken: fake.issueRefreshToken(),
-    expiresAt: 0,
-  };
-  return {
-    client: { clientId: fake.clientId ?? fake.appKey!, clientSecret: fake.clientSecret, endpoint: fake.url },
-    current: () => current,
-    save: (t) => (current = t),
-  };
+  return memoryKeeper(
+    { clientId: fake.clientId ?? fake.appKey!, clientSecret: fake.clientSecret, endpoint: fake.url },
+    expiredTokens(fake.issueRefreshToken()),
+  );
 }
 
 describe('storage check: folder', () => {
@@ -107,16 +102,7 @@ describe('storage check: SFTP against a real sshd', () => {
   const sftp =
     (over: Partial<SftpOptions> = {}) =>
     () =>
-      new SftpStorage({
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostFingerprint: sshd.hostFingerprint,
-        root: sshd.root,
-        connectTimeoutMs: 10_000,
-        ...over,
-      });
+      new SftpStorage(sftpOptionsOf(sshd, over));
 
   it('passes every step and leaves no probe on the server', async () => {
     const report = await testStorage(sftp());

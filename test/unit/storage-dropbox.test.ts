@@ -11,17 +11,11 @@ import {
 } from '../../lib/storage/dropbox';
 import { ProviderError } from '../../lib/storage/retry';
 import { startFakeDropbox, type FakeDropbox } from '../fakes/dropbox';
+import { expiredTokens, memoryKeeper, pieces } from './storage-helpers';
 
 const CHUNK = 256 * 1024;
 const ROOT = '/RingCentral Archive';
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-/** A body delivered in odd-sized pieces, as a download would arrive. */
-function pieces(data: Buffer, size = 70_001): Readable {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return Readable.from(out.length ? out : [Buffer.alloc(0)]);
-}
 
 describe('DropboxStorage through the dropbox SDK against a fake Dropbox', () => {
   let fake: FakeDropbox;
@@ -34,21 +28,10 @@ describe('DropboxStorage through the dropbox SDK against a fake Dropbox', () => 
   });
 
   function keeper(tokens?: OAuthTokens): TokenKeeper & { saved: OAuthTokens[] } {
-    let current: OAuthTokens | undefined = tokens ?? {
-      accessToken: 'expired',
-      refreshToken: fake.issueRefreshToken(),
-      expiresAt: 0,
-    };
-    const saved: OAuthTokens[] = [];
-    return {
-      client: { clientId: fake.appKey, endpoint: fake.url },
-      current: () => current,
-      save: (t) => {
-        saved.push(t);
-        current = t;
-      },
-      saved,
-    };
+    return memoryKeeper(
+      { clientId: fake.appKey, endpoint: fake.url },
+      tokens ?? expiredTokens(fake.issueRefreshToken()),
+    );
   }
 
   function storage(overrides: Partial<DropboxStorageOptions> = {}, k = keeper()): DropboxStorage {

@@ -7,16 +7,10 @@ import type { OAuthTokens, TokenKeeper } from '../../lib/oauth/types';
 import { DriveStorage, driveOAuth, type DriveStorageOptions } from '../../lib/storage/gdrive';
 import { ProviderError } from '../../lib/storage/retry';
 import { startFakeDrive, type FakeDrive } from '../fakes/gdrive';
+import { expiredTokens, memoryKeeper, pieces } from './storage-helpers';
 
 const CHUNK = 256 * 1024;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-/** A body delivered in odd-sized pieces, as a download would arrive. */
-function pieces(data: Buffer, size = 70_001): Readable {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return Readable.from(out.length ? out : [Buffer.alloc(0)]);
-}
 
 function item(key: string): ArchiveItem {
   return {
@@ -43,21 +37,10 @@ describe('DriveStorage against a fake Drive', () => {
   });
 
   function keeper(tokens?: OAuthTokens): TokenKeeper & { saved: OAuthTokens[] } {
-    let current: OAuthTokens | undefined = tokens ?? {
-      accessToken: 'expired',
-      refreshToken: fake.issueRefreshToken(),
-      expiresAt: 0,
-    };
-    const saved: OAuthTokens[] = [];
-    return {
-      client: { clientId: fake.clientId, clientSecret: fake.clientSecret, endpoint: fake.url },
-      current: () => current,
-      save: (t) => {
-        saved.push(t);
-        current = t;
-      },
-      saved,
-    };
+    return memoryKeeper(
+      { clientId: fake.clientId, clientSecret: fake.clientSecret, endpoint: fake.url },
+      tokens ?? expiredTokens(fake.issueRefreshToken()),
+    );
   }
 
   function storage(overrides: Partial<DriveStorageOptions> = {}, k = keeper()): DriveStorage {

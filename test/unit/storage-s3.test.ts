@@ -6,17 +6,16 @@ import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s
 import { ProviderError } from '../../lib/storage/retry';
 import { S3Storage, type S3StorageOptions } from '../../lib/storage/s3';
 import { startS3, type FakeS3, type S3Request } from '../fakes/s3';
+import { pieces as piecesOf } from './storage-helpers';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB; // S3's smallest part, so a "large" file is a little over 10 MB here
 const PREFIX = 'RingCentral Archiver';
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
-/** A body delivered in odd-sized pieces, as a download would arrive. */
+/** Pieces of 300_001 bytes here. */
 function pieces(data: Buffer, size = 300_001): Readable {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return Readable.from(out.length ? out : [Buffer.alloc(0)]);
+  return piecesOf(data, size);
 }
 
 /** A body that waits for `release()` before it delivers anything. */

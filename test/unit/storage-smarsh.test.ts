@@ -11,16 +11,16 @@ import { ProviderError } from '../../lib/storage/retry';
 import { messageIdFor, SmarshStorage, type SmarshOptions } from '../../lib/storage/smarsh';
 import { parseMail, startSmtp, type FakeSmtp } from '../fakes/smtp';
 import { haveOpenssl, makeTestCertificates, type TestCertificates } from '../fakes/tls';
+import { pieces as piecesOf } from './storage-helpers';
 
 const simpleParser = parseMail;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const MiB = 1024 * 1024;
 
+/** Pieces of 64 * 1024 bytes here. */
 function pieces(data: Buffer, size = 64 * 1024): Readable {
-  const out: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
-  return Readable.from(out.length ? out : [Buffer.alloc(0)]);
+  return piecesOf(data, size);
 }
 
 function recordingItem(over: Partial<ArchiveItem> = {}): ArchiveItem {

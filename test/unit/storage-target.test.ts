@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import type { OAuthTokens, TokenKeeper } from '../../lib/oauth/types';
+import type { TokenKeeper } from '../../lib/oauth/types';
 import { BoxStorage } from '../../lib/storage/box';
 import { DropboxStorage } from '../../lib/storage/dropbox';
 import { FolderStorage } from '../../lib/storage/folder';
@@ -22,6 +22,7 @@ import { startFakeDrive } from '../fakes/gdrive';
 import { startS3 } from '../fakes/s3';
 import { startSmtp } from '../fakes/smtp';
 import { startSshd } from '../support/sshd';
+import { expiredTokens, memoryKeeper, sftpOptionsOf } from './storage-helpers';
 
 const body = () => Readable.from([Buffer.from('some bytes\n')]);
 
@@ -36,8 +37,7 @@ async function putError(storage: StorageAdapter, rel = 'a/b.txt'): Promise<unkno
 }
 
 function keeper(client: TokenKeeper['client'], refreshToken: string): TokenKeeper {
-  let current: OAuthTokens | undefined = { accessToken: 'expired', refreshToken, expiresAt: 0 };
-  return { client, current: () => current, save: (t) => (current = t) };
+  return memoryKeeper(client, expiredTokens(refreshToken));
 }
 
 const fast = { attempts: 2, baseDelayMs: 5, maxDelayMs: 10 };
@@ -65,16 +65,7 @@ describe('target-level or item-level, per storage', () => {
     const sshd = await startSshd();
     const opened: SftpStorage[] = [];
     const make = (over: Partial<ConstructorParameters<typeof SftpStorage>[0]> = {}) => {
-      const s = new SftpStorage({
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKey: sshd.privateKey,
-        hostFingerprint: sshd.hostFingerprint,
-        root: sshd.root,
-        connectTimeoutMs: 10_000,
-        ...over,
-      });
+      const s = new SftpStorage(sftpOptionsOf(sshd, over));
       opened.push(s);
       return s;
     };
