@@ -31,8 +31,9 @@ const MB = 1_000_000;
 const SIZE_MB = Number(process.env.RC_BENCH_SFTP_MB ?? 500);
 const REPEATS = Math.max(1, Number(process.env.RC_BENCH_SFTP_REPEATS ?? 3));
 const WRITE = process.env.RC_BENCH_SFTP_WRITE !== '0';
+const GCM = 'aes128-gcm@openssh.com';
 
-type Contender = 'openssh' | 'pack' | 'pack-js';
+type Contender = 'openssh' | 'openssh-gcm' | 'pack' | 'pack-js';
 
 interface ChildJob {
   file: string;
@@ -134,6 +135,7 @@ async function runOpenSsh(
   knownHosts: string,
   file: string,
   remoteName: string,
+  cipher?: string,
 ): Promise<RunResult> {
   const batch = join(server.dir, 'bench.batch');
   writeFileSync(batch, `put ${file} ${join(server.root, remoteName)}\n`);
@@ -143,6 +145,7 @@ async function runOpenSsh(
     '-f',
     'cpu %U %S',
     'sftp',
+    ...(cipher ? ['-c', cipher] : []),
     '-v',
     '-b',
     batch,
@@ -160,10 +163,10 @@ async function runOpenSsh(
   ]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const m = /kex: client->server cipher: (\S+) MAC: (\S+)/.exec(stderr);
-  const cipher = m ? (m[2] === '<implicit>' ? m[1] : `${m[1]} + ${m[2]}`) : undefined;
+  const negotiated = m ? (m[2] === '<implicit>' ? m[1] : `${m[1]} + ${m[2]}`) : undefined;
   const cpu = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   const cpuSeconds = cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN;
-  return { seconds, cpuSeconds, bytes: statSync(join(server.root, remoteName)).size, cipher };
+  return { seconds, cpuSeconds, bytes: statSync(join(server.root, remoteName)).size, cipher: negotiated };
 }
 
 async function makeFile(path: string, bytes: number): Promise<void> {
@@ -183,6 +186,7 @@ const stats = (xs: number[]) => {
 };
 
 async function main(): Promise<void> {
+  const loadAtStart = os.loadavg()[0];
   const server = await startSshd();
   const work = mkdtempSync(join(os.tmpdir(), 'rc-bench-sftp-'));
   try {
@@ -197,7 +201,12 @@ async function main(): Promise<void> {
     /* eslint-disable-next-line @typescript-eslint/no-require-imports */
     const bindingBuilt = (require('ssh2/lib/protocol/crypto') as { bindingAvailable: boolean })
       .bindingAvailable;
-    const contenders: Contender[] = bindingBuilt ? ['openssh', 'pack', 'pack-js'] : ['openssh', 'pack-js'];
+    const contenders: Contender[] = [
+      'openssh',
+      'openssh-gcm',
+      ...(bindingBuilt ? ['pack' as const] : []),
+      'pack-js',
+    ];
     const results = new Map<Contender, RunResult[]>(contenders.map((c) => [c, []]));
     const server4child = {
       host: server.host,
@@ -213,8 +222,15 @@ async function main(): Promise<void> {
       for (const c of order) {
         const remoteName = `bench-${c}-${r}.bin`;
         const res =
-          c === 'openssh'
-            ? await runOpenSsh(server, keyFile, knownHosts, file, remoteName)
+          c === 'openssh' || c === 'openssh-gcm'
+            ? await runOpenSsh(
+                server,
+                keyFile,
+                knownHosts,
+                file,
+                remoteName,
+                c === 'openssh-gcm' ? GCM : undefined,
+              )
             : await runPack({ file, remoteName, server: server4child, blockBinding: c === 'pack-js' });
         if (res.bytes !== SIZE_MB * MB) throw new Error(`${c}: ${res.bytes} bytes arrived`);
         rmSync(join(server.root, remoteName), { force: true });
@@ -227,7 +243,8 @@ async function main(): Promise<void> {
     }
 
     const label: Record<Contender, string> = {
-      openssh: 'OpenSSH `sftp -b` put',
+      openssh: 'OpenSSH `sftp -b` put, its default cipher',
+      'openssh-gcm': `OpenSSH \`sftp -b -c ${GCM}\` put (the cipher ssh2 picks)`,
       pack: 'SftpStorage.put, ssh2 binding loaded (as installed from the tarball)',
       'pack-js': "SftpStorage.put, ssh2 binding not loaded (ssh2's install script skipped)",
     };
@@ -236,16 +253,17 @@ async function main(): Promise<void> {
       const runs = results.get(c)!;
       const s = stats(runs.map((x) => x.bytes / MB / x.seconds));
       const binding = runs[0].binding === undefined ? '—' : runs[0].binding ? 'loaded' : 'not loaded';
-      return `| ${label[c]} | ${runs[0].cipher ?? '?'} | ${binding} | ${s.min.toFixed(1)} | ${s.median.toFixed(1)} | ${s.max.toFixed(1)} | ${(s.median / ssh.median).toFixed(2)} |`;
+      const cpu = stats(runs.map((x) => x.cpuSeconds / (x.bytes / 1e9)));
+      return `| ${label[c]} | ${runs[0].cipher ?? '?'} | ${binding} | ${s.min.toFixed(1)} | ${s.median.toFixed(1)} | ${s.max.toFixed(1)} | ${(s.median / ssh.median).toFixed(2)} | ${cpu.median.toFixed(2)} |`;
     });
     const table = [
-      `${machineLine()}; ${os.loadavg()[0].toFixed(1)} load at the end; ${SIZE_MB} MB of random bytes, ${REPEATS} runs each, alternating; sshd ${(await execOut('ssh', ['-V']).catch((e: { stderr: string }) => e)).stderr.trim()} on 127.0.0.1.`,
+      `${machineLine()}; load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end; ${SIZE_MB} MB of random bytes, ${REPEATS} runs each, alternating; sshd ${(await execOut('ssh', ['-V']).catch((e: { stderr: string }) => e)).stderr.trim()} on 127.0.0.1.`,
       '',
-      '| contender | cipher negotiated | ssh2 binding | min MB/s | median MB/s | max MB/s | median ÷ OpenSSH |',
-      '|---|---|---|---:|---:|---:|---:|',
+      '| contender | cipher negotiated | ssh2 binding | min MB/s | median MB/s | max MB/s | median ÷ OpenSSH | client CPU s/GB (median) |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
       ...rows,
       '',
-      `Command: \`${[process.env.RC_BENCH_SFTP_MB && `RC_BENCH_SFTP_MB=${SIZE_MB}`, process.env.RC_BENCH_SFTP_REPEATS && `RC_BENCH_SFTP_REPEATS=${REPEATS}`, 'npm run bench:sftp'].filter(Boolean).join(' ')}\`. The pack's time runs from the first byte read to the rename (login excluded); OpenSSH's includes its login, about 0.1 s.`,
+      `Command: \`${[process.env.RC_BENCH_SFTP_MB && `RC_BENCH_SFTP_MB=${SIZE_MB}`, process.env.RC_BENCH_SFTP_REPEATS && `RC_BENCH_SFTP_REPEATS=${REPEATS}`, 'npm run bench:sftp'].filter(Boolean).join(' ')}\`. The pack's time runs from the first byte read to the rename (login excluded); OpenSSH's includes its login, about 0.1 s. Client CPU is the client process's user + system time (the server's is not counted).`,
     ].join('\n');
     console.log('\n' + table);
     if (WRITE) writeSection('SFTP upload against OpenSSH', table);
