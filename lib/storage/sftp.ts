@@ -40,8 +40,12 @@ export interface SftpOptions {
 }
 
 const SFTP_STATUS = { NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
-const WRITE_PIECE = 64 * 1024;
-const MAX_WRITES_IN_FLIGHT = 8;
+/** SSH packets per write request: 2 × 32 KiB, about OpenSSH's own. */
+const PACKETS_PER_WRITE = 2;
+/** As much as OpenSSH's server lets a channel have unacknowledged (2 MiB): more would only queue. */
+const BYTES_IN_FLIGHT = 2 * 1024 * 1024;
+/** ssh2's smallest write limit: 34,000 bytes less its 2 KiB allowance for the request's header. */
+const SSH2_MIN_WRITE_LEN = 34_000 - 2 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Host key fingerprints
@@ -71,11 +75,6 @@ export function parseFingerprint(input: string): Buffer {
 /** `SHA256:<base64 without padding>`, as OpenSSH prints it. */
 export function formatFingerprint(sha256: Buffer): string {
   return 'SHA256:' + sha256.toString('base64').replace(/=+$/, '');
-}
-
-/** Fingerprint of a host key blob (SSH wire format). */
-export function fingerprintOfKey(keyBlob: Buffer): string {
-  return formatFingerprint(createHash('sha256').update(keyBlob).digest());
 }
 
 function keyTypeOf(keyBlob: Buffer): string {
@@ -677,14 +676,50 @@ export class SftpStorage implements StorageAdapter {
 }
 
 /**
+ * The size of each SFTP write request. A request that ends just short of a full SSH packet is
+ * followed by a packet of a few bytes (a 64 KiB write is 32,768 + 32,768 + 29 bytes on the wire),
+ * so the data per request is chosen to fill whole packets of the channel.
+ */
+export function writePieceSize(channelPacketSize: number, maxWriteLen: number, handleLength: number): number {
+  // uint32 length, byte type, uint32 id, string handle, uint64 offset, uint32 data length
+  const header = 4 + 1 + 4 + 4 + handleLength + 8 + 4;
+  const packet =
+    Number.isInteger(channelPacketSize) && channelPacketSize > header ? channelPacketSize : 32 * 1024;
+  const packets = Math.max(1, Math.min(PACKETS_PER_WRITE, Math.floor((maxWriteLen + header) / packet)));
+  const size = packets * packet - header;
+  return size > 0 && size <= maxWriteLen ? size : Math.max(1, maxWriteLen);
+}
+
+/** What ssh2 keeps about the SFTP channel (not in its typings): the largest write, the packet size. */
+function channelLimits(sftp: SFTPWrapper): { maxWriteLen: number; packetSize: number } {
+  const inner = sftp as unknown as { _maxWriteLen?: unknown; outgoing?: { packetSize?: unknown } };
+  const maxWriteLen = inner._maxWriteLen;
+  const packetSize = inner.outgoing?.packetSize;
+  return {
+    // Beyond its limit ssh2 sends the rest of a write later, from the caller's buffer; the writer
+    // reuses its buffer, so it never goes past the smallest limit ssh2 uses when it cannot tell.
+    maxWriteLen: typeof maxWriteLen === 'number' && maxWriteLen > 0 ? maxWriteLen : SSH2_MIN_WRITE_LEN,
+    packetSize: typeof packetSize === 'number' ? packetSize : 32 * 1024,
+  };
+}
+
+/**
  * Writes a stream to an open SFTP handle, keeping several write requests in flight (the ssh2
  * write stream waits for each before sending the next). The caller closes the handle.
+ *
+ * ssh2 copies a request's data into its own packet before `write` returns, so whole pieces of an
+ * incoming chunk go out as they are and the rest is gathered in one buffer that is reused: no
+ * allocation per chunk.
  */
 class SftpFileWriter extends Writable {
   private position = 0;
   private inFlight = 0;
   private failure: Error | undefined;
   private onSettled: (() => void) | undefined;
+  private readonly piece: number;
+  private readonly maxInFlight: number;
+  private readonly staging: Buffer;
+  private staged = 0;
   private readonly lost = () => {
     this.failure ??= lostError();
     this.wake();
@@ -695,6 +730,10 @@ class SftpFileWriter extends Writable {
     private readonly handle: Buffer,
   ) {
     super({ highWaterMark: 256 * 1024 });
+    const { maxWriteLen, packetSize } = channelLimits(conn.sftp);
+    this.piece = writePieceSize(packetSize, maxWriteLen, handle.length);
+    this.maxInFlight = Math.max(1, Math.floor(BYTES_IN_FLIGHT / this.piece));
+    this.staging = Buffer.allocUnsafe(this.piece);
     conn.onLost.add(this.lost);
   }
 
@@ -704,24 +743,26 @@ class SftpFileWriter extends Writable {
   ): void {
     if (this.conn.closed) this.failure ??= lostError();
     if (this.failure) return callback(this.failure);
-    const bufs = chunks.map((c) =>
-      typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk,
-    );
-    const data = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
-    for (let off = 0; off < data.length; off += WRITE_PIECE) {
-      const piece = data.subarray(off, Math.min(off + WRITE_PIECE, data.length));
-      this.inFlight++;
-      try {
-        this.conn.sftp.write(this.handle, piece, 0, piece.length, this.position, (err) => this.settled(err));
-      } catch (err) {
-        this.settled(err as Error);
+    for (const { chunk, encoding } of chunks) {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+      let off = 0;
+      if (this.staged > 0) {
+        off = Math.min(data.length, this.piece - this.staged);
+        data.copy(this.staging, this.staged, 0, off);
+        this.staged += off;
+        if (this.staged === this.piece) this.flushStaged();
       }
-      this.position += piece.length;
+      for (; data.length - off >= this.piece; off += this.piece) this.send(data, off, this.piece);
+      if (off < data.length) {
+        data.copy(this.staging, 0, off);
+        this.staged = data.length - off;
+      }
     }
-    this.whenBelow(MAX_WRITES_IN_FLIGHT, callback);
+    this.whenBelow(this.maxInFlight, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.staged > 0 && !this.failure) this.flushStaged();
     this.whenBelow(1, (err) => {
       this.conn.onLost.delete(this.lost);
       callback(err);
@@ -731,6 +772,22 @@ class SftpFileWriter extends Writable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.conn.onLost.delete(this.lost);
     callback(error);
+  }
+
+  private flushStaged(): void {
+    const n = this.staged;
+    this.staged = 0;
+    this.send(this.staging, 0, n);
+  }
+
+  private send(data: Buffer, offset: number, length: number): void {
+    this.inFlight++;
+    try {
+      this.conn.sftp.write(this.handle, data, offset, length, this.position, (err) => this.settled(err));
+    } catch (err) {
+      this.settled(err as Error);
+    }
+    this.position += length;
   }
 
   private settled(err: Error | undefined | null): void {

@@ -19,6 +19,7 @@ import {
   parseFingerprint,
   SftpStorage,
   sftpOptionsFromEnv,
+  writePieceSize,
   type SftpOptions,
 } from '../../lib/storage/sftp';
 import { startSshd, type SshdServer } from '../support/sshd';
@@ -420,6 +421,63 @@ describe('SftpStorage against a real OpenSSH sshd', () => {
     assert.ok(peak >= 1 && peak <= 2, `at most 2 transfers read at once (peak ${peak})`);
   });
 
+  it('a 50 MB file in chunks that straddle the write pieces arrives byte-exact, with no .part', async () => {
+    const s = storage();
+    const piece = writePieceSize(32 * 1024, 256 * 1024 - 2048, 4); // OpenSSH's limits and handle
+    // Sizes around one write piece and far from it, so that pieces are cut from and gathered
+    // across chunks in every way.
+    const sizes = [1, piece - 1, piece, piece + 1, 2, 3 * piece + 5, 1024 * 1024, 16 * 1024, 7, 250_000];
+    const total = 50 * 1024 * 1024;
+    const data = randomBytes(total);
+    const chunks: Buffer[] = [];
+    for (let off = 0, i = 0; off < total; i++) {
+      const n = Math.min(sizes[i % sizes.length], total - off);
+      chunks.push(data.subarray(off, off + n));
+      off += n;
+    }
+    const result = await s.put('large/50mb.bin', Readable.from(chunks), { expectedBytes: total });
+    assert.equal(result.bytes, total);
+    assert.equal(result.sha256, sha256(data));
+    assert.equal(
+      sha256(readFileSync(path.join(sshd.root, 'large/50mb.bin'))),
+      sha256(data),
+      'the bytes on the server',
+    );
+    assert.deepEqual(walk(path.join(sshd.root, 'large')), ['50mb.bin']);
+  });
+
+  it('a connection cut in the middle of a 50 MB file leaves nothing under its name; a retry stores it whole', async () => {
+    const link = await relay(sshd.port);
+    try {
+      const s = storage({ port: link.port });
+      const total = 50 * 1024 * 1024;
+      const data = randomBytes(total);
+      const chunk = 256 * 1024;
+      let sent = 0;
+      const body = new Readable({
+        read() {
+          if (sent >= total) return this.push(null);
+          // Halfway, with many writes in flight, the link goes.
+          if (sent === total / 2) link.cut();
+          this.push(data.subarray(sent, sent + chunk));
+          sent += chunk;
+        },
+      });
+      await assert.rejects(
+        s.put('cut/50mb.bin', body, { expectedBytes: total }),
+        /cannot store cut\/50mb\.bin: .*(lost|closed|No response)/i,
+      );
+      assert.ok(sent < total, 'the put stopped reading when the connection was lost');
+      assert.equal(existsSync(path.join(sshd.root, 'cut/50mb.bin')), false, 'no file under the final name');
+      const again = await s.put('cut/50mb.bin', Readable.from([data]), { expectedBytes: total });
+      assert.equal(again.sha256, sha256(data));
+      assert.equal(sha256(readFileSync(path.join(sshd.root, 'cut/50mb.bin'))), sha256(data));
+      assert.deepEqual(walk(path.join(sshd.root, 'cut')), ['50mb.bin'], 'the .part of the cut try is gone');
+    } finally {
+      await link.close();
+    }
+  });
+
   it('sftpOptionsFromEnv fills empty fields from SFTP_* variables and reads the key file', () => {
     const keyFile = path.join(sshd.dir, 'env-key');
     writeFileSync(keyFile, 'KEY TEXT', { mode: 0o600 });
@@ -455,5 +513,28 @@ describe('SftpStorage against a real OpenSSH sshd', () => {
       /cannot read the private key file/,
     );
     assert.throws(() => new SftpStorage(sftpOptionsFromEnv({}, {})), /no host configured/);
+  });
+});
+
+describe('writePieceSize', () => {
+  const header = (handle: number) => 4 + 1 + 4 + 4 + handle + 8 + 4;
+
+  it('fills whole SSH packets: two 32 KiB packets per write with OpenSSH', () => {
+    const piece = writePieceSize(32 * 1024, 256 * 1024 - 2048, 4);
+    assert.equal(piece + header(4), 2 * 32 * 1024);
+  });
+
+  it('follows the handle length and the packet size the server announced', () => {
+    assert.equal(writePieceSize(32 * 1024, 256 * 1024 - 2048, 16) + header(16), 64 * 1024);
+    assert.equal(writePieceSize(16 * 1024, 256 * 1024 - 2048, 4) + header(4), 32 * 1024);
+  });
+
+  it('never goes past the largest write the server takes', () => {
+    // A server that takes less than two packets: one whole packet per write.
+    assert.equal(writePieceSize(32 * 1024, 40_000, 4), 32 * 1024 - header(4));
+    // Less than one packet (ssh2's own limit when it cannot tell): the limit itself.
+    assert.equal(writePieceSize(32 * 1024, 34_000 - 2048, 4), 34_000 - 2048);
+    // A packet size that makes no sense is taken as 32 KiB.
+    assert.equal(writePieceSize(0, 256 * 1024 - 2048, 4) + header(4), 64 * 1024);
   });
 });
