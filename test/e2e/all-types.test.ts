@@ -262,6 +262,7 @@ describe('every data type end to end: simulator → Node-RED → sshd', { timeou
       deletedMessageFraction: 0.1,
       purgedMessageFraction: 0.05,
       rateWindowSec: 4,
+      rateLimits: { Heavy: 20 },
     });
     user = sim.extensions[2].id;
     const disabled = sim.data.allExtensions.find((e) => e.type === 'User' && e.status === 'Disabled')!;

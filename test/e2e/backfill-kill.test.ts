@@ -36,6 +36,8 @@ describe('a 90-day backfill survives kill -9', { timeout: 600_000 }, () => {
       recordingFraction: 0.5,
       maxPerPage: 5,
       rateWindowSec: 2,
+      // Twice the default Heavy budget: still paced, the listing still spans many windows.
+      rateLimits: { Heavy: 20 },
     });
     env = archiverEnv(sim, sshd, work);
     const now = sim.now();

@@ -35,6 +35,8 @@ describe('example flow end to end: RingCentral simulator → Node-RED → sshd',
       callsPerDay: 15,
       recordingFraction: 0.6,
       rateWindowSec: 4,
+      // Twice the default Heavy budget, so that a restart still lands inside a window it used.
+      rateLimits: { Heavy: 20 },
       // The daily compliance export is ready at its first read (5 s after the request).
       exportPollsToComplete: 1,
       // Its posts come in several posts_N.json, as a large export's do.

@@ -2,7 +2,7 @@
 // directory, loaded by a real Node-RED with every node type registered and no load error.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -13,6 +13,27 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   name: string;
   'node-red': { nodes: Record<string, string> };
 };
+
+/**
+ * A user's npm gets better-sqlite3's binary as a prebuilt download (prebuild-install); this machine
+ * reaches no download host, so without one the install compiles SQLite from source for a minute.
+ * prebuild-install also takes its prebuilt archive from a local folder: the tree's own binary, built
+ * by npm ci from the same version for this Node, packed under the name a download would have. It is
+ * used only when the install resolves that same version for this Node's ABI; else the build runs.
+ */
+function localSqlitePrebuild(work: string): Record<string, string> {
+  const moduleDir = join(root, 'node_modules', 'better-sqlite3');
+  const binary = join(moduleDir, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(binary)) return {};
+  const { version } = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const folder = join(work, 'prebuilds');
+  mkdirSync(folder, { recursive: true });
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync('tar', ['-czf', join(folder, name), '-C', moduleDir, 'build/Release/better_sqlite3.node']);
+  return { npm_config_better_sqlite3_local_prebuilds: folder };
+}
 
 describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'rc-archiver-install-'));
@@ -41,6 +62,7 @@ describe('install into a fresh Node-RED user directory', { timeout: 600_000 }, (
       {
         cwd: userDir,
         stdio: 'inherit',
+        env: { ...process.env, ...localSqlitePrebuild(work) },
       },
     );
     writeFileSync(join(userDir, 'flows.json'), '[]');

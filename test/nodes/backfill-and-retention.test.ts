@@ -62,6 +62,8 @@ describe('backfill and retention with the simulator', { timeout: 300_000 }, () =
       messagesPerDay: 2,
       maxPerPage: 5,
       rateWindowSec: 2,
+      // Twice the default Heavy budget: still paced, the backfill still spans many windows.
+      rateLimits: { Heavy: 20 },
     });
   });
   after(async () => {

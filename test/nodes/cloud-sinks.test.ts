@@ -20,6 +20,7 @@ import { startSimulator, type Simulator } from '../sim/index';
 import { readLedger, until } from '../support/e2e';
 import { createHelper } from '../support/helper';
 import { builtNode } from '../support/node-red';
+import { allWaitingAtSink, statuses } from '../support/wait';
 
 const { helper, userDir } = createHelper();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -322,10 +323,17 @@ describe('cloud sinks in a flow', { timeout: 180_000 }, () => {
         }> = [];
         helper.getNode('bad').on('input', (m: never) => errors.push(m));
         const downloadsBefore = sim.stats.downloads.started;
+        const srcStatus = statuses(helper.getNode('src'));
+        const sinkStatus = statuses(helper.getNode('sink'));
         helper.getNode('src').receive({ payload: 1 });
         await until(() => errors.length > 0 && (counts()?.Pending ?? 0) > 0, 60_000, 'the outage notice');
-        // A moment more: the source is done listing and nothing else reaches the error output.
-        await new Promise((r) => setTimeout(r, 1500));
+        // The source is done listing and every item it found waits at the sink: nothing more of
+        // this run is on its way to the error output.
+        await until(
+          () => srcStatus.some((s) => s.fill === 'green') && allWaitingAtSink(sinkStatus, counts()?.Pending),
+          30_000,
+          'every item found waiting at the sink',
+        );
         assert.equal(errors.length, 1, 'one error for the outage, not one per item');
         assert.equal(errors[0].targetDown, true);
         assert.match(errors[0].error.message, p.authError);

@@ -39,6 +39,8 @@ describe('flow of nodes with the simulator', { timeout: 240_000 }, () => {
       callsPerDay: 12,
       recordingFraction: 0.7,
       rateWindowSec: 3,
+      // Paced as RingCentral paces, with room for a test's recordings in about one window.
+      rateLimits: { Heavy: 30 },
     });
   });
   after(async () => {

@@ -14,7 +14,7 @@ import { readLedger, until } from '../support/e2e';
 import { createHelper, type TestNode } from '../support/helper';
 import { builtNode } from '../support/node-red';
 import { startSshd, type SshdServer } from '../support/sshd';
-import { statuses } from '../support/wait';
+import { allWaitingAtSink, statuses } from '../support/wait';
 
 const { helper, userDir } = createHelper();
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -136,10 +136,19 @@ describe('a storage target that fails as a whole', { timeout: 240_000 }, () => {
 
   /** The run found its items; the sink said once that its target is down and started no download. */
   async function assertPaused(w: Watch, reason: RegExp): Promise<number> {
+    const srcStatus = statuses(helper.getNode('src'));
     helper.getNode('src').receive({ payload: 1 });
     await until(() => w.notices.length > 0 && (counts()?.Pending ?? 0) > 0, 60_000, 'the outage notice');
-    // The source is done listing, and nothing more reaches the error output.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The source is done listing, every item it found waits at the sink and rc-archive-log has
+    // raised its alert: nothing more of this run is on its way to the error output.
+    await until(
+      () =>
+        srcStatus.some((s) => s.fill === 'green') &&
+        allWaitingAtSink(w.status, counts()?.Pending) &&
+        w.alerts.length > 0,
+      30_000,
+      'every item found waiting at the sink',
+    );
     const c = counts()!;
     assert.equal(w.notices.length, 1, 'one message on the error output for the outage');
     assert.equal(w.notices[0].targetDown, true);

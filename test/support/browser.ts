@@ -78,7 +78,8 @@ export async function openEditor(
   await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn;' });
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(String(err)));
-  await page.goto(url);
+  // The editor's first load fetches every node's scripts: as long as the wait for its node types.
+  await page.goto(url, { timeout: 60_000 });
   // The editor is ready when the node types are loaded and the first flow tab is shown.
   await page.waitForFunction(
     () => {

@@ -33,3 +33,12 @@ export function statuses(node: TestNode): Array<{ fill?: string; text?: string }
   };
   return seen;
 }
+
+/**
+ * True once a sink's last status says that `pending` items wait for its target: every item sent to
+ * it has arrived, so nothing more of that run can reach its outputs until the target is checked again.
+ */
+export function allWaitingAtSink(sinkStatus: Array<{ text?: string }>, pending: number | undefined): boolean {
+  const shown = / (\d+) waiting$/.exec(sinkStatus.at(-1)?.text ?? '');
+  return !!pending && shown !== null && Number(shown[1]) === pending;
+}
