@@ -32,7 +32,7 @@ describe('rc-config with a pool of logins', { timeout: 120_000 }, () => {
       callsPerDay: 20,
       otherExtensions: false,
       recordingBytes: { min: 1_000, max: 4_000 },
-      // 3 downloads a window per login (the budget keeps one in reserve): 6 need both logins.
+      // At most 4 downloads a window per login (the server's Remaining used to the last): 6 need both logins.
       rateLimits: { Heavy: 4, Auth: 20 },
     });
   });
@@ -83,7 +83,9 @@ describe('rc-config with a pool of logins', { timeout: 120_000 }, () => {
     );
     const media = sim.requestLog.filter((e) => e.host === 'media' && e.status === 200);
     const of = (i: number) => media.filter((e) => e.user === `${sim.credentials.clientId}:${user(i)}`).length;
-    assert.deepEqual([of(0), of(1)], [3, 3], 'each login downloaded its window’s share');
+    assert.equal(of(0) + of(1), 6, 'every download went through one of the logins');
+    assert.ok(of(0) <= 4 && of(1) <= 4, `no login beyond its window's limit: ${of(0)} and ${of(1)}`);
+    assert.ok(of(0) >= 2 && of(1) >= 2, `both logins downloaded: ${of(0)} and ${of(1)}`);
     assert.equal(sim.stats.rateLimited, 0);
     assert.equal(sim.stats.logins, 2, 'the first login kept its session; the second logged in once');
     assert.equal(sim.liveSessions(user(0)), 1);
