@@ -8,13 +8,6 @@ declare const $: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const MAX_LOGINS = 10;
 const suffix = (n: number) => (n === 1 ? '' : String(n));
 
-const credentials: Record<string, { type: 'text' | 'password' }> = {};
-for (let n = 1; n <= MAX_LOGINS; n++) {
-  credentials[`clientId${suffix(n)}`] = { type: 'text' };
-  credentials[`clientSecret${suffix(n)}`] = { type: 'password' };
-  credentials[`jwt${suffix(n)}`] = { type: 'password' };
-}
-
 interface LoginResult {
   number: number;
   ok: boolean;
@@ -56,7 +49,39 @@ RED.nodes.registerType('rc-config', {
     },
     retentionTextDays: { value: RC_CONFIG.value.retentionTextDays, validate: RED.validators.number(true) },
   },
-  credentials,
+  // Written out: the Flow Library reads the registration statically. One set per login slot.
+  credentials: {
+    clientId: { type: 'text' },
+    clientSecret: { type: 'password' },
+    jwt: { type: 'password' },
+    clientId2: { type: 'text' },
+    clientSecret2: { type: 'password' },
+    jwt2: { type: 'password' },
+    clientId3: { type: 'text' },
+    clientSecret3: { type: 'password' },
+    jwt3: { type: 'password' },
+    clientId4: { type: 'text' },
+    clientSecret4: { type: 'password' },
+    jwt4: { type: 'password' },
+    clientId5: { type: 'text' },
+    clientSecret5: { type: 'password' },
+    jwt5: { type: 'password' },
+    clientId6: { type: 'text' },
+    clientSecret6: { type: 'password' },
+    jwt6: { type: 'password' },
+    clientId7: { type: 'text' },
+    clientSecret7: { type: 'password' },
+    jwt7: { type: 'password' },
+    clientId8: { type: 'text' },
+    clientSecret8: { type: 'password' },
+    jwt8: { type: 'password' },
+    clientId9: { type: 'text' },
+    clientSecret9: { type: 'password' },
+    jwt9: { type: 'password' },
+    clientId10: { type: 'text' },
+    clientSecret10: { type: 'password' },
+    jwt10: { type: 'password' },
+  },
   label: function (this: { name?: string; server?: string; serverUrl?: string }) {
     if (this.name) return this.name;
     if (this.server === 'custom') return this.serverUrl || 'RingCentral';
