@@ -145,7 +145,7 @@ export class ArchiveLogRecorder {
     const { keepDays } = this.options;
     if (this.closed || !this.ledger || keepDays <= 0) return;
     try {
-      const pruned = this.ledger.prune({ olderThanDays: keepDays });
+      const pruned = this.ledger.prune({ olderThanDays: keepDays, now: new Date(this.clock.now()) });
       if (pruned.items || pruned.events)
         this.io.log(this.io.text('log.pruned', { ...pruned, days: keepDays }));
     } catch (err) {
