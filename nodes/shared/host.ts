@@ -66,12 +66,16 @@ export function hostController(
   if (controller.flowsStarted) RED.events.on('flows:started', onFlowsStarted);
 
   node.on('input', (msg: NodeMessage, send: SendFn, done: (err?: Error) => void) => {
-    Promise.resolve()
-      .then(() => controller.input?.(msg, send))
-      .then(
-        () => done(),
-        (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err))),
-      );
+    const failed = (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err)));
+    // Called at once, not a turn later: what the controller decides on arrival (a rate limiter's
+    // grant, its queue bound) happens in the order the messages came.
+    let settled: Promise<void> | void;
+    try {
+      settled = controller.input?.(msg, send);
+    } catch (err) {
+      return failed(err);
+    }
+    Promise.resolve(settled).then(() => done(), failed);
   });
 
   node.on('close', (_removed: boolean, done: () => void) => {
