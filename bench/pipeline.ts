@@ -31,8 +31,14 @@ const REPEATS = Number(process.env.BENCH_REPEATS) || 3;
 const RECORDS = Number(process.env.BENCH_RECORDS) || 5_000;
 const RECORDINGS = Number(process.env.BENCH_RECORDINGS) || 1_000;
 const ONLY = process.env.BENCH_ONLY;
+/** One contender by name (a profile of one setting); no write. */
+const CONTENDER = process.env.BENCH_CONTENDER;
 const DEFAULTS =
-  !process.env.BENCH_REPEATS && !process.env.BENCH_RECORDS && !process.env.BENCH_RECORDINGS && !ONLY;
+  !process.env.BENCH_REPEATS &&
+  !process.env.BENCH_RECORDS &&
+  !process.env.BENCH_RECORDINGS &&
+  !ONLY &&
+  !CONTENDER;
 // Far above what any run here asks: the API never holds the pipeline.
 const LIFTED = { Light: 1_000_000, Medium: 1_000_000, Heavy: 1_000_000, Auth: 1_000_000 };
 
@@ -52,12 +58,14 @@ interface Contender {
   sink?: Record<string, unknown>;
 }
 
-const CONTENDERS: Contender[] = [
-  { name: 'group commit (default)', env: {} },
-  { name: 'one transaction per outcome', env: { RC_ARCHIVER_LEDGER_COMMIT_MS: '0' } },
-  // Where the sink waits on the disk (an fsync per file), more transfers at once show it.
-  { name: 'group commit, sink concurrency 16', env: {}, sink: { concurrency: 16 } },
-];
+const CONTENDERS = (
+  [
+    { name: 'group commit (default)', env: {} },
+    { name: 'one transaction per outcome', env: { RC_ARCHIVER_LEDGER_COMMIT_MS: '0' } },
+    // Where the sink waits on the disk (an fsync per file), more transfers at once show it.
+    { name: 'group commit, sink concurrency 16', env: {}, sink: { concurrency: 16 } },
+  ] as Contender[]
+).filter((c) => !CONTENDER || c.name.includes(CONTENDER));
 
 const nodes = ['rc-config', 'rc-call-log-source', 'rc-rate-limit', 'rc-folder-sink'].map(builtNode);
 

@@ -29,6 +29,9 @@ export class FolderStorage implements StorageAdapter {
   private readonly fileMode: number;
   /** Folders made and found inside the root, and when (see prepareDir). */
   private readonly readyDirs = new Map<string, { at: number; ready: Promise<void> }>();
+  /** Temporary names: random per storage, then counted (`wx` refuses a name that exists anyway). */
+  private readonly partPrefix = randomSuffix();
+  private parts = 0;
 
   constructor(options: string | FolderStorageOptions) {
     const opts = typeof options === 'string' ? { root: options } : options;
@@ -48,7 +51,7 @@ export class FolderStorage implements StorageAdapter {
       rel = safeRelativePath(relPath);
       const target = path.join(this.root, ...rel.split('/'));
       const dir = path.dirname(target);
-      tmp = path.join(dir, `.${path.basename(target)}.${randomSuffix()}.part`);
+      tmp = path.join(dir, `.${path.basename(target)}.${this.partPrefix}${(this.parts++).toString(36)}.part`);
       await this.prepareDir(dir, rel);
       try {
         fh = await open(tmp, 'wx', this.fileMode);
