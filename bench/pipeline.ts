@@ -15,6 +15,8 @@
 //   node build.mjs && npm run bench:pipeline          (writes its section of BENCHMARKS.md)
 //   BENCH_REPEATS=1 BENCH_RECORDS=2000 BENCH_RECORDINGS=300 npm run bench:pipeline   (a quick look; no write)
 //   BENCH_ONLY=records npm run bench:pipeline         (one scenario; no write)
+//   BENCH_CONTENDER="concurrency 16" BENCH_ONLY=records node --cpu-prof --import tsx bench/pipeline.ts
+//                                                     (one contender, for a profile; no write)
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
