@@ -445,7 +445,8 @@ class LedgerCore {
       }
     };
     this.lazyTimer = lazy;
-    if (lazy) this.timer = setTimeout(commit, ATTEMPT_WAIT_MS);
+    // Unref'd: the exit handler commits it should the process end first.
+    if (lazy) this.timer = setTimeout(commit, ATTEMPT_WAIT_MS).unref();
     else this.timer = this.windowMs === 'turn' ? setImmediate(commit) : setTimeout(commit, this.windowMs);
   }
 
