@@ -15,6 +15,8 @@
 //   node build.mjs && npm run bench:pipeline          (writes its section of BENCHMARKS.md)
 //   BENCH_REPEATS=1 BENCH_RECORDS=2000 BENCH_RECORDINGS=300 npm run bench:pipeline   (a quick look; no write)
 //   BENCH_ONLY=records npm run bench:pipeline         (one scenario; no write)
+//   BENCH_CONTENDER="concurrency 16" BENCH_ONLY=records node --cpu-prof --import tsx bench/pipeline.ts
+//                                                     (one contender, for a profile; no write)
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -31,8 +33,14 @@ const REPEATS = Number(process.env.BENCH_REPEATS) || 3;
 const RECORDS = Number(process.env.BENCH_RECORDS) || 5_000;
 const RECORDINGS = Number(process.env.BENCH_RECORDINGS) || 1_000;
 const ONLY = process.env.BENCH_ONLY;
+/** One contender by name (a profile of one setting); no write. */
+const CONTENDER = process.env.BENCH_CONTENDER;
 const DEFAULTS =
-  !process.env.BENCH_REPEATS && !process.env.BENCH_RECORDS && !process.env.BENCH_RECORDINGS && !ONLY;
+  !process.env.BENCH_REPEATS &&
+  !process.env.BENCH_RECORDS &&
+  !process.env.BENCH_RECORDINGS &&
+  !ONLY &&
+  !CONTENDER;
 // Far above what any run here asks: the API never holds the pipeline.
 const LIFTED = { Light: 1_000_000, Medium: 1_000_000, Heavy: 1_000_000, Auth: 1_000_000 };
 
@@ -52,12 +60,14 @@ interface Contender {
   sink?: Record<string, unknown>;
 }
 
-const CONTENDERS: Contender[] = [
-  { name: 'group commit (default)', env: {} },
-  { name: 'one transaction per outcome', env: { RC_ARCHIVER_LEDGER_COMMIT_MS: '0' } },
-  // Where the sink waits on the disk (an fsync per file), more transfers at once show it.
-  { name: 'group commit, sink concurrency 16', env: {}, sink: { concurrency: 16 } },
-];
+const CONTENDERS = (
+  [
+    { name: 'group commit (default)', env: {} },
+    { name: 'one transaction per outcome', env: { RC_ARCHIVER_LEDGER_COMMIT_MS: '0' } },
+    // Where the sink waits on the disk (an fsync per file), more transfers at once show it.
+    { name: 'group commit, sink concurrency 16', env: {}, sink: { concurrency: 16 } },
+  ] as Contender[]
+).filter((c) => !CONTENDER || c.name.includes(CONTENDER));
 
 const nodes = ['rc-config', 'rc-call-log-source', 'rc-rate-limit', 'rc-folder-sink'].map(builtNode);
 

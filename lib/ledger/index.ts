@@ -29,6 +29,8 @@ const DEFAULT_QUERY_LIMIT = 1000;
 const BUSY_TIMEOUT_MS = 10_000;
 /** A group commit starts at once when this many outcomes are queued. */
 export const COMMIT_MAX_ROWS = 256;
+/** How long a queued Attempt waits at most for an outcome to share its commit. */
+const ATTEMPT_WAIT_MS = 250;
 
 /**
  * How long the first queued outcome waits for others to share its commit: by default until the
@@ -369,10 +371,11 @@ interface Waiter {
  *
  * A sink's steps (the mark* methods of Ledger.grouped()) are committed in groups: the first queued
  * one waits for the window (see commitWindow; or until COMMIT_MAX_ROWS are queued) so that the
- * steps of several transfers share one transaction. Nothing reads around the queue: a read of a
+ * steps of several transfers share one transaction (an Attempt waits up to ATTEMPT_WAIT_MS for an
+ * outcome to go with). Nothing reads around the queue: a read of a
  * queued key, every aggregate read, any other write to a queued key and a close commit it first,
- * so the process sees each outcome at once. A crash loses at most the steps of the last window;
- * archiveItem tells the flow only after the commit (settled), and an item whose step was lost is
+ * so the process sees each outcome at once. A crash loses at most the steps of the last window
+ * (and the Attempts of the last ATTEMPT_WAIT_MS); archiveItem tells the flow only after the commit (settled), and an item whose step was lost is
  * still Pending, so its source sends it again and the sink's "identical file is already there"
  * rule records it Archived without writing it twice.
  */
@@ -386,6 +389,8 @@ class LedgerCore {
   private queuedItems = new Set<string>();
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The timer is an Attempt's (ATTEMPT_WAIT_MS), not the window's. */
+  private lazyTimer = false;
   /** A process that ends without closing the ledger still commits what it reported. */
   private readonly onExit = () => {
     try {
@@ -425,18 +430,31 @@ class LedgerCore {
       this.flush();
       return;
     }
-    if (!this.timer) {
-      if (this.queue.length === 1) process.once('exit', this.onExit);
-      const commit = () => {
-        this.timer = undefined;
-        try {
-          this.flush();
-        } catch {
-          // settled() has told whoever waits; the items keep their previous state
-        }
-      };
-      this.timer = this.windowMs === 'turn' ? setImmediate(commit) : setTimeout(commit, this.windowMs);
-    }
+    if (this.queue.length === 1) process.once('exit', this.onExit);
+    // Nothing waits on an Attempt: in a turn-long window it rides with the next outcome's commit
+    // (a transfer of a small file ends a few turns later), which halves a backlog's commits.
+    const lazy = this.windowMs === 'turn' && mark.event === 'Attempt';
+    if (this.timer && (lazy || !this.lazyTimer)) return;
+    this.clearTimer();
+    const commit = () => {
+      this.timer = undefined;
+      try {
+        this.flush();
+      } catch {
+        // settled() has told whoever waits; the items keep their previous state
+      }
+    };
+    this.lazyTimer = lazy;
+    // Unref'd: the exit handler commits it should the process end first.
+    if (lazy) this.timer = setTimeout(commit, ATTEMPT_WAIT_MS).unref();
+    else this.timer = this.windowMs === 'turn' ? setImmediate(commit) : setTimeout(commit, this.windowMs);
+  }
+
+  private clearTimer(): void {
+    if (!this.timer) return;
+    if (this.windowMs === 'turn' && !this.lazyTimer) clearImmediate(this.timer as NodeJS.Immediate);
+    else clearTimeout(this.timer as NodeJS.Timeout);
+    this.timer = undefined;
   }
 
   /** Resolves once every step queued so far is committed; rejects when its commit failed. */
@@ -450,11 +468,7 @@ class LedgerCore {
    * that one bad row costs only itself; the waiters learn the first error. Throws it too.
    */
   flush(): void {
-    if (this.timer) {
-      if (this.windowMs === 'turn') clearImmediate(this.timer as NodeJS.Immediate);
-      else clearTimeout(this.timer as NodeJS.Timeout);
-      this.timer = undefined;
-    }
+    this.clearTimer();
     if (!this.queue.length) return;
     const batch = this.queue;
     const waiters = this.waiters;

@@ -1,10 +1,10 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { CheckSteps, type CheckReport } from './check';
-import { hashingStream, hashReadable } from './hash';
+import { ByteCountError, hashReadable } from './hash';
 import { randomSuffix, safeRelativePath, UnsafePathError } from './paths';
 import { asTargetError, TargetError } from './target';
 import type { PutOptions, PutResult, StorageAdapter, CheckOptions } from './types';
@@ -27,6 +27,11 @@ export class FolderStorage implements StorageAdapter {
   readonly root: string;
   private readonly createRoot: boolean;
   private readonly fileMode: number;
+  /** Folders made and found inside the root, and when (see prepareDir). */
+  private readonly readyDirs = new Map<string, { at: number; ready: Promise<void> }>();
+  /** Temporary names: random per storage, then counted (`wx` refuses a name that exists anyway). */
+  private readonly partPrefix = randomSuffix();
+  private parts = 0;
 
   constructor(options: string | FolderStorageOptions) {
     const opts = typeof options === 'string' ? { root: options } : options;
@@ -45,39 +50,69 @@ export class FolderStorage implements StorageAdapter {
       signal?.throwIfAborted();
       rel = safeRelativePath(relPath);
       const target = path.join(this.root, ...rel.split('/'));
-      await this.ensureRoot();
       const dir = path.dirname(target);
-      await mkdir(dir, { recursive: true });
-      await this.assertInside(dir, rel);
-
-      tmp = path.join(dir, `.${path.basename(target)}.${randomSuffix()}.part`);
-      fh = await open(tmp, 'wx', this.fileMode);
-      const hasher = hashingStream(expectedBytes);
-      await pipeline(body, hasher, fileWriter(fh), signal ? { signal } : {});
+      tmp = path.join(dir, `.${path.basename(target)}.${this.partPrefix}${(this.parts++).toString(36)}.part`);
+      await this.prepareDir(dir, rel);
+      try {
+        fh = await open(tmp, 'wx', this.fileMode);
+      } catch (err) {
+        // The folder went away since it was made (or checked): make it (and check it) again.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.forgetDirs();
+        await this.prepareDir(dir, rel);
+        fh = await open(tmp, 'wx', this.fileMode);
+      }
+      const written = await writeHashed(body, fh, expectedBytes, signal);
       await fh.close();
       fh = undefined;
 
       const existing = await lstat(target).catch(ignoreNotFound);
       if (existing?.isDirectory()) throw new Error('a folder is in the way');
-      if (existing?.isFile() && existing.size === hasher.bytes) {
+      if (existing?.isFile() && existing.size === written.bytes) {
         const current = await hashReadable(createReadStream(target), signal);
-        if (current.sha256 === hasher.sha256) {
+        if (current.sha256 === written.sha256) {
           await rm(tmp, { force: true });
           tmp = undefined;
-          return { path: rel, bytes: hasher.bytes, sha256: hasher.sha256, alreadyPresent: true };
+          return { path: rel, bytes: written.bytes, sha256: written.sha256, alreadyPresent: true };
         }
       }
       await rename(tmp, target);
       tmp = undefined;
       await syncDir(dir);
-      return { path: rel, bytes: hasher.bytes, sha256: hasher.sha256, alreadyPresent: false };
+      return { path: rel, bytes: written.bytes, sha256: written.sha256, alreadyPresent: false };
     } catch (err) {
       if (!body.destroyed) body.destroy();
+      // Whatever failed may have been the folders: the next put makes and checks them afresh.
+      this.forgetDirs();
       throw this.wrap(err, `cannot store ${rel}`);
     } finally {
       if (fh) await fh.close().catch(() => undefined);
       if (tmp) await rm(tmp, { force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * Makes `dir` (and the root) and checks that it resolves inside the root. A backlog writes
+   * thousands of files into a few folders: a folder made and checked is not made and checked again
+   * for READY_DIR_MS, nor after a failure (see forgetDirs).
+   */
+  private prepareDir(dir: string, rel: string): Promise<void> {
+    const now = Date.now();
+    const known = this.readyDirs.get(dir);
+    if (known && now - known.at < READY_DIR_MS) return known.ready;
+    if (this.readyDirs.size >= MAX_READY_DIRS) this.readyDirs.clear();
+    const ready = (async () => {
+      await this.ensureRoot();
+      await mkdir(dir, { recursive: true });
+      await this.assertInside(dir, rel);
+    })();
+    this.readyDirs.set(dir, { at: now, ready });
+    ready.catch(() => this.readyDirs.delete(dir));
+    return ready;
+  }
+
+  private forgetDirs(): void {
+    this.readyDirs.clear();
   }
 
   async stat(relPath: string): Promise<{ bytes: number } | undefined> {
@@ -148,6 +183,12 @@ export class FolderStorage implements StorageAdapter {
   }
 }
 
+/** How long a folder made and checked is taken as still there and still inside the root. */
+const READY_DIR_MS = 2000;
+const MAX_READY_DIRS = 1000;
+/** Small chunks are gathered up to this many bytes before they are written. */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
 function ignoreNotFound(err: NodeJS.ErrnoException): undefined {
   if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
   throw err;
@@ -202,22 +243,51 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes to an open file handle and fsyncs it at the end. The handle stays open (the caller closes
- * it), unlike `FileHandle.createWriteStream`, whose handle cannot be closed independently.
+ * Writes the body to an open file handle while hashing and counting it, then fsyncs it. A loop
+ * rather than a stream pipeline: for a file of a few KB the pipeline's streams and abort wiring
+ * cost more than the write.
  */
-function fileWriter(fh: FileHandle): Writable {
-  return new Writable({
-    highWaterMark: 256 * 1024,
-    writev(chunks, callback) {
-      const buffers = chunks.map((c) =>
-        typeof c.chunk === 'string' ? Buffer.from(c.chunk, c.encoding) : c.chunk,
-      );
-      writeAll(fh, buffers).then(() => callback(), callback);
-    },
-    final(callback) {
-      fh.sync().then(() => callback(), callback);
-    },
-  });
+async function writeHashed(
+  body: Readable,
+  fh: FileHandle,
+  expectedBytes: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: number; sha256: string }> {
+  if (expectedBytes !== undefined && (!Number.isSafeInteger(expectedBytes) || expectedBytes < 0)) {
+    throw new RangeError(`expectedBytes must be a non-negative integer, got ${String(expectedBytes)}`);
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const onAbort = () => body.destroy(signal?.reason as Error);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer | string>) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      bytes += buf.length;
+      if (expectedBytes !== undefined && bytes > expectedBytes) {
+        throw new ByteCountError(expectedBytes, bytes, false);
+      }
+      hash.update(buf);
+      batch.push(buf);
+      batched += buf.length;
+      if (batched >= WRITE_BATCH_BYTES) {
+        await writeAll(fh, batch);
+        batch = [];
+        batched = 0;
+      }
+    }
+    signal?.throwIfAborted();
+    if (expectedBytes !== undefined && bytes !== expectedBytes) {
+      throw new ByteCountError(expectedBytes, bytes, true);
+    }
+    await writeAll(fh, batch);
+    await fh.sync();
+    return { bytes, sha256: hash.digest('hex') };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {

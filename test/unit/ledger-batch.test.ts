@@ -212,6 +212,43 @@ function suite(driver: DriverName): void {
     }
   });
 
+  it("an item's Attempt waits for its outcome a few turns later and shares its commit; alone, it is committed soon", async () => {
+    const file = tempFile();
+    const ledger = Ledger.open(file);
+    const other = observer(file, driver);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      ledger.recordFound([record(1), record(2)], 'src');
+      const commits = commitsSeenBy(other);
+      const sink = ledger.grouped();
+      sink.markAttempt('CallLog:1', 'folder');
+      // A small file's transfer: a few turns of the event loop between its two steps.
+      for (let i = 0; i < 5; i++) await turn();
+      assert.equal(commits(), 0, 'the Attempt alone started no commit');
+      sink.markArchived('CallLog:1', 'folder', receipt('1.json'));
+      await sink.settled!();
+      assert.equal(commits(), 1, 'Attempt and Archived in one commit');
+      assert.equal(statusOf(other, 'CallLog:1'), 'Archived');
+      assert.deepEqual(
+        ledger.events('CallLog:1').map((e) => e.event),
+        ['Found', 'Attempt', 'Archived'],
+      );
+
+      // A long transfer: its Attempt reaches the file (and another process) without its outcome.
+      sink.markAttempt('CallLog:2', 'folder');
+      const attempts = () =>
+        (other.prepare('SELECT attempts FROM items WHERE key = ?').get('CallLog:2') as { attempts: number })
+          .attempts;
+      const deadline = Date.now() + 5000;
+      while (attempts() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(attempts(), 1, 'committed on its own after a short wait');
+      assert.equal(commits(), 2);
+    } finally {
+      other.close();
+      ledger.close();
+    }
+  });
+
   it('commits the queued steps when the last handle closes', () => {
     const file = tempFile();
     const ledger = Ledger.open(file);

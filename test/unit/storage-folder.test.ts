@@ -114,6 +114,32 @@ describe('FolderStorage', () => {
     assert.ok(syncs >= 41 && syncs < 80, `${syncs} fsyncs for 40 files`);
   });
 
+  it('a folder removed, or replaced by a symlink out of the root, after a file went into it', async () => {
+    const own = new FolderStorage(path.join(base, 'moved'));
+    await own.put('day/1.txt', Readable.from([Buffer.from('one')]));
+    // Removed (an operator cleaning up): made again, the file arrives.
+    rmSync(path.join(base, 'moved'), { recursive: true });
+    await own.put('day/2.txt', Readable.from([Buffer.from('two')]));
+    assert.equal(readFileSync(path.join(base, 'moved', 'day', '2.txt'), 'utf8'), 'two');
+    // Replaced by a link leading out: refused, once the folder is checked again.
+    const outside = path.join(base, 'moved-out');
+    mkdirSync(outside);
+    rmSync(path.join(base, 'moved', 'day'), { recursive: true });
+    symlinkSync(outside, path.join(base, 'moved', 'day'));
+    const wait = Date.now() + 10_000;
+    let refused: unknown;
+    while (!refused && Date.now() < wait) {
+      await own
+        .put('day/3.txt', Readable.from([Buffer.from('three')]))
+        .catch((err: unknown) => (refused = err));
+      if (!refused) {
+        rmSync(path.join(outside, '3.txt'), { force: true });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+    assert.match(String(refused), /resolves outside the storage root/);
+  });
+
   it('writes empty files', async () => {
     const result = await storage.put('empty.txt', Readable.from([]), { expectedBytes: 0 });
     assert.equal(result.bytes, 0);
