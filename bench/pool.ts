@@ -1,6 +1,9 @@
-// A pool of logins against one login: recordings downloaded through LoginPool (the real
-// @ringcentral/sdk inside RcClient) from the simulator, which counts rate limits per app and user
-// like RingCentral. Each download's bytes are hashed and checked against the simulator's.
+// A pool of logins against one login: recordings downloaded the way the pack downloads them,
+// from the simulator, which counts rate limits per app and user like RingCentral. Each download
+// asks the Scheduler (lib/scheduler.ts, one queue per API group over the pool's logins) for a
+// grant, as rc-rate-limit does, holds it under the item's key, and opens the content through the
+// sink's fetcher (`fetcherWithGrants`: the granted login's RcClient, the real @ringcentral/sdk,
+// spending the grant's permit). Each download's bytes are hashed and checked against the simulator's.
 //
 // Two parts, each writing its own section of BENCHMARKS.md:
 // - ratio: one login and three logins side by side in one run (each on a simulator of its own),
@@ -8,9 +11,9 @@
 //   three against three times the one, over repeats (min/median/max), and every 429.
 // - hold: RingCentral's archiving guide's example, 40,000 recordings a day (28 a minute), offered
 //   at that pace to the logins at the real 60 s window for at least 10 minutes: what was done
-//   each minute and the backlog. Side by side: 3 logins with the budget as the pack configures
-//   it today (one request kept in reserve per window), 3 logins with no reserve (the server's
-//   Remaining used exactly, the scheduler's rule), and 4 logins as today.
+//   each minute and the backlog. Side by side: 3 logins through the scheduler (the pack), 3 logins
+//   through `LoginPool.openContent` (each download picks the login with room itself), and
+//   1 login through the scheduler (the ceiling of one login).
 //
 //   npm run bench:pool                       (both parts; the hold part takes 10 minutes)
 //   BENCH_POOL_PART=ratio npm run bench:pool (BENCH_POOL_PART=hold for the other)
@@ -20,6 +23,7 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { RcClient } from '../lib/ringcentral/client';
 import { LoginPool } from '../lib/ringcentral/pool';
+import { fetcherWithGrants, Scheduler } from '../lib/scheduler';
 import { startSimulator, type RecordingInfo, type Simulator } from '../test/sim/index';
 import { machineLine, writeSection } from './report';
 
@@ -33,10 +37,17 @@ const GUIDE_PER_MIN = 28;
 interface Contender {
   sim: Simulator;
   pool: LoginPool;
+  scheduler: Scheduler;
   clients: RcClient[];
+  /** Through the scheduler (the pack), or through `LoginPool.openContent`. */
+  path: 'scheduler' | 'pool';
 }
 
-async function contender(logins: number, windowSec: number, margin?: number): Promise<Contender> {
+async function contender(
+  logins: number,
+  windowSec: number,
+  path: Contender['path'] = 'scheduler',
+): Promise<Contender> {
   const sim = await startSimulator({
     seed: 40 + logins,
     days: 7,
@@ -57,23 +68,38 @@ async function contender(logins: number, windowSec: number, margin?: number): Pr
         ...sim.credentials,
         jwt: sim.jwtFor(ext.id),
         server: sim.platformUrl,
-        cachePrefix: `bench-pool-${logins}-${i}-`,
-        ...(margin !== undefined ? { budget: { margin } } : {}),
+        cachePrefix: `bench-pool-${logins}-${path}-${i}-`,
       }),
   );
   const pool = new LoginPool(clients.map((client, i) => ({ id: `login${i + 1}`, client })));
-  return { sim, pool, clients };
+  // As an rc-config builds it: its logins asked again at every decision.
+  const scheduler = new Scheduler({ logins: () => pool.logins() });
+  return { sim, pool, scheduler, clients, path };
 }
 
 async function close(c: Contender): Promise<void> {
+  c.scheduler.dispose();
   c.pool.dispose();
   for (const client of c.clients) await client.dispose();
   await c.sim.close();
 }
 
-/** Downloads one recording through the pool and checks its bytes; the time it was done. */
-async function download(pool: LoginPool, rec: RecordingInfo, signal: AbortSignal): Promise<number> {
-  const { body } = await pool.openContent(rec.contentUri, { group: 'Heavy', signal });
+/**
+ * Downloads one recording and checks its bytes; the time it was done. Through the scheduler, as
+ * the pack does: rc-rate-limit's grant held under the item's key, the sink's fetcher claims it and
+ * sends on the granted login with its permit.
+ */
+async function download(c: Contender, rec: RecordingInfo, signal: AbortSignal): Promise<number> {
+  let body: NodeJS.ReadableStream;
+  if (c.path === 'scheduler') {
+    const key = `recording/${rec.id}`;
+    const grant = await c.scheduler.schedule({ key, group: 'Heavy' }, signal);
+    c.scheduler.hold(key, grant);
+    const fetcher = fetcherWithGrants(c.scheduler, (login) => (login && c.pool.client(login)) || c.pool);
+    ({ body } = await fetcher.openContent(rec.contentUri, { key, group: 'Heavy', signal }));
+  } else {
+    ({ body } = await c.pool.openContent(rec.contentUri, { group: 'Heavy', signal }));
+  }
   const hash = createHash('sha256');
   for await (const chunk of body) hash.update(chunk as Buffer);
   if (hash.digest('hex') !== rec.sha256) throw new Error(`recording ${rec.id}: wrong bytes`);
@@ -82,7 +108,7 @@ async function download(pool: LoginPool, rec: RecordingInfo, signal: AbortSignal
 
 /** Workers that take recordings from `next()` until it has none or the signal aborts. */
 async function drain(
-  pool: LoginPool,
+  c: Contender,
   next: () => Promise<RecordingInfo | undefined>,
   workers: number,
   signal: AbortSignal,
@@ -95,7 +121,7 @@ async function drain(
         const rec = await next();
         if (!rec) return;
         try {
-          done.push(await download(pool, rec, signal));
+          done.push(await download(c, rec, signal));
         } catch (err) {
           if (!signal.aborted) errors.push(err);
         }
@@ -128,7 +154,7 @@ async function ratioRun(): Promise<RatioRun> {
   const done: number[][] = [[], []];
   const runs = contenders.map((c, i) => {
     const queue = c.sim.allRecordings();
-    return drain(c.pool, async () => queue.shift(), 4 * c.clients.length, stop.signal, done[i]);
+    return drain(c, async () => queue.shift(), 4 * c.clients.length, stop.signal, done[i]);
   });
   const runMs = (1 + STEADY_WINDOWS + 0.5) * WINDOW_SEC * 1000;
   await new Promise((resolve) => setTimeout(resolve, runMs));
@@ -162,8 +188,10 @@ async function ratioPart(): Promise<void> {
     `${machineLine()}. Command: \`BENCH_POOL_PART=ratio npm run bench:pool\` (${REPEATS} repeats, min / median / max).`,
     '',
     `The simulator at RingCentral's default limits (Heavy 10 requests a window per app and user) with a ${WINDOW_SEC} s window;`,
-    `a backlog of small recordings (1–5 KB) larger than a run can take, downloaded through \`LoginPool.openContent\``,
-    `(4 downloads at a time per login), each checked against the simulator's SHA-256. Both contenders run at once,`,
+    `a backlog of small recordings (1–5 KB) larger than a run can take, downloaded the way the pack does: a grant from`,
+    `the Scheduler (one Heavy queue over the pool's logins, the login with room), held under the item's key and claimed`,
+    `by the sink's fetcher, which sends on the granted login with its permit (4 downloads at a time per login), each`,
+    `checked against the simulator's SHA-256. Both contenders run at once,`,
     `each against a simulator of its own. Steady state: the ${STEADY_WINDOWS} windows after the first.`,
     '',
     '| | 1 login | 3 logins |',
@@ -193,8 +221,8 @@ async function ratioPart(): Promise<void> {
     '',
     `3 logins against 3 × one login's rate: **${mmm(ratios, 3)}**.`,
     '',
-    "The share of the nominal limit is the budget's own (it keeps one request a window in reserve until the",
-    "scheduler uses the server's Remaining exactly); what the pool adds is the ratio.",
+    "The share of the nominal limit is the budget's own (one request in reserve only until a login's first answer, then",
+    "the server's Remaining used exactly); what the pool adds is the ratio.",
   ].join('\n');
   if (process.env.BENCH_POOL_WRITE !== '0') writeSection('A pool of logins: 3 logins against one', body);
   console.log(body);
@@ -214,8 +242,8 @@ interface HoldRun {
 }
 
 /** Recordings offered at the guide's pace to three logins for HOLD_MIN minutes at a 60 s window. */
-async function holdRun(label: string, logins: number, margin?: number): Promise<HoldRun> {
-  const c = await contender(logins, 60, margin);
+async function holdRun(label: string, logins: number, path: Contender['path']): Promise<HoldRun> {
+  const c = await contender(logins, 60, path);
   const all = c.sim.allRecordings();
   const intervalMs = 60_000 / GUIDE_PER_MIN;
   const totalMs = HOLD_MIN * 60_000;
@@ -244,7 +272,7 @@ async function holdRun(label: string, logins: number, margin?: number): Promise<
     maxBacklog = Math.max(maxBacklog, offeredCount - done.length);
   }, 250);
   const minutes = setInterval(() => backlogByMinute.push(offeredCount - done.length), 60_000);
-  const run = drain(c.pool, next, 12, stop.signal, done);
+  const run = drain(c, next, 12, stop.signal, done);
   await new Promise((resolve) => setTimeout(resolve, totalMs));
   clearInterval(offer);
   clearInterval(watch);
@@ -283,16 +311,17 @@ function held(r: HoldRun): boolean {
 
 async function holdPart(): Promise<void> {
   const runs = await Promise.all([
-    holdRun('3 logins, the budget as it is (one request a window kept in reserve)', 3),
-    holdRun("3 logins, no reserve (the server's Remaining used exactly)", 3, 0),
-    holdRun('4 logins, the budget as it is', 4),
+    holdRun('3 logins through the scheduler (the pack)', 3, 'scheduler'),
+    holdRun('3 logins through `LoginPool.openContent`', 3, 'pool'),
+    holdRun('1 login through the scheduler', 1, 'scheduler'),
   ]);
   const body = [
     `${machineLine()}. Command: \`BENCH_POOL_PART=hold npm run bench:pool\` (one run of ${HOLD_MIN} minutes; the three contenders at once, each on a simulator of its own).`,
     '',
     `RingCentral's archiving guide: 4,000 users with 10 calls a day, 40,000 recordings a day, **${GUIDE_PER_MIN} a minute**.`,
     `The simulator (default limits, the real 60 s window) gets a new recording offered every ${(60 / GUIDE_PER_MIN).toFixed(2)} s;`,
-    `the logins (users of one account) download them through \`LoginPool.openContent\` (12 at a time), each checked by SHA-256.`,
+    `the logins (users of one account) download them (12 at a time), each checked by SHA-256: through the Scheduler as the`,
+    `pack does (grant held under the item's key, claimed by the sink's fetcher), or each download asking the pool itself.`,
     '',
     "| contender | offered | archived | archived per minute | backlog at each minute's end | held | 429 |",
     '|---|---|---|---|---|---|---|',
@@ -302,9 +331,7 @@ async function holdPart(): Promise<void> {
     ),
     '',
     'Held: the backlog at the end is no larger than at half-time. Each login brings 10 Heavy requests a minute;',
-    `the budget keeps one of them in reserve per window today, so 3 logins give 27 a minute, just below the guide's ${GUIDE_PER_MIN}.`,
-    "In the run without reserve, the second minute stalls: once a login's Remaining reaches 0 its budget blocks the",
-    'group for a whole window, not only until the oldest request of the window has left it.',
+    `3 logins bring 30 against the guide's ${GUIDE_PER_MIN}, one login 10.`,
   ].join('\n');
   if (process.env.BENCH_POOL_WRITE !== '0')
     writeSection(`A pool of logins: the guide's ${GUIDE_PER_MIN} recordings a minute`, body);

@@ -61,8 +61,8 @@ async function fetchChecked(pool: LoginPool, rec: RecordingInfo): Promise<void> 
 
 describe('LoginPool against the simulator', () => {
   it('spreads downloads over the logins with room; a refused login leaves with a clear error', async () => {
-    // Heavy 5 a minute per user, used to the last once the server has answered: 10 downloads in
-    // a window need both good logins at their whole budget.
+    // Heavy 5 a minute per user: once a login's first answer has said what is left, all 5 fit
+    // in its window (the reserve of one only before it), so 10 downloads need both good logins.
     const s = await sim({ rateLimits: { Heavy: 5 } });
     const [first, second] = s.extensions;
     const refusedJwt = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJub2JvZHkifQ.not-a-known-login';
