@@ -8,6 +8,7 @@
 import { retentionDays, type RetentionSettings } from './retention';
 import type { ArchiveItem } from './items';
 import type { BudgetPermit, RateBudget } from './ringcentral/budget';
+import { onAbort as onAbortSignal } from './ringcentral/budget';
 import type { ApiGroup, BudgetSnapshot, ContentFetcher } from './ringcentral/types';
 
 /** One login of the account, with its own budgets. */
@@ -205,7 +206,7 @@ export class Scheduler {
         reject,
         cleanup: () => {},
       };
-      if (signal) waiter.cleanup = onAbortOf(signal, onAbort);
+      if (signal) waiter.cleanup = onAbortSignal(signal, onAbort);
       groupQueue.push(waiter);
       // Decided now, not later: a grant that is possible at once is taken at once.
       this.pump(group);
@@ -390,30 +391,6 @@ export class Scheduler {
     }
     return { waitMs };
   }
-}
-
-/**
- * One abort listener per signal however many waiters share it (a rate-limit node's thousands of
- * items share its one signal): no MaxListeners warnings. Returns the unsubscribe.
- */
-const abortListeners = new WeakMap<AbortSignal, Set<() => void>>();
-function onAbortOf(signal: AbortSignal, listener: () => void): () => void {
-  let listeners = abortListeners.get(signal);
-  if (!listeners) {
-    const set = new Set<() => void>();
-    listeners = set;
-    abortListeners.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const fn of [...set]) fn();
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  listeners.add(listener);
-  return () => listeners.delete(listener);
 }
 
 function abortError(signal: AbortSignal | undefined): Error {

@@ -152,6 +152,31 @@ export function abortReason(signal: AbortSignal | undefined): Error {
   return error;
 }
 
+/**
+ * One abort listener per signal however many requests or waiters share it (a rate-limit node's
+ * thousands of items share its one signal): no MaxListeners warnings. Returns the unsubscribe.
+ */
+const abortFanout = new WeakMap<AbortSignal, Set<() => void>>();
+
+export function onAbort(signal: AbortSignal, listener: () => void): () => void {
+  let listeners = abortFanout.get(signal);
+  if (!listeners) {
+    const set = new Set<() => void>();
+    listeners = set;
+    abortFanout.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fn of [...set]) fn();
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 interface Entry {
   /** When it was taken; once `done`, when its answer arrived (the server saw it no later). */
   t: number;

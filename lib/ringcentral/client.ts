@@ -3,6 +3,7 @@ import { SDK } from '@ringcentral/sdk';
 import {
   abortReason,
   apiGroupOf,
+  onAbort,
   RateBudget,
   readRateLimitHeaders,
   sleep,
@@ -328,28 +329,6 @@ interface Attempt {
   keep?: boolean;
   /** A permit the caller already holds (from a scheduler's grant): used instead of acquiring one. */
   permit?: BudgetPermit;
-}
-
-/** One abort listener per signal however many requests share it (no MaxListeners warnings). */
-const abortFanout = new WeakMap<AbortSignal, Set<() => void>>();
-
-function onAbort(signal: AbortSignal, listener: () => void): () => void {
-  let listeners = abortFanout.get(signal);
-  if (!listeners) {
-    const set = new Set<() => void>();
-    listeners = set;
-    abortFanout.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const fn of [...set]) fn();
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  listeners.add(listener);
-  return () => listeners.delete(listener);
 }
 
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
